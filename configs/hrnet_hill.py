@@ -1,0 +1,7 @@
+# Ablation baseline: the Hill loss adaptation (focal positives with margin,
+# Hill-weighted negatives, no reinforcement term).
+_base_ = ['./hrnet_cragtail.py']
+model = dict(
+    head=dict(
+        loss=dict(_delete_=True, type='HillLoss', gamma=2.0, lam=1.5,
+                  margin=1.0, pos_thr=0.5)))

@@ -1,0 +1,3 @@
+from .multi_instance_heatmap import MultiInstanceGaussianHeatmap
+
+__all__ = ['MultiInstanceGaussianHeatmap']

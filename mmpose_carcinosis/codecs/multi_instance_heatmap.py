@@ -1,0 +1,215 @@
+"""Multi-instance Gaussian heatmap codec for point-like objects."""
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmpose.codecs import BaseKeypointCodec
+from mmpose.codecs.utils.post_processing import batch_heatmap_nms
+from mmpose.registry import KEYPOINT_CODECS
+from torch import Tensor
+
+
+@KEYPOINT_CODECS.register_module()
+class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
+    """Encode every point of a frame into one Gaussian heatmap per class, and
+    decode heatmaps into points with max-pooling NMS, a score threshold and
+    top-k (the CenterNet decoder).
+
+    Coordinates follow MMPose's heatmap convention: heatmap pixel ``(i, j)``
+    corresponds to input-image position ``(i * sx, j * sy)`` with
+    ``(sx, sy) = input_size / heatmap_size``. Centres are sub-pixel: the
+    Gaussian is evaluated at the exact (not rounded) point position, and the
+    decoder recovers the sub-pixel peak with a log-parabola fit, which is
+    exact for an isolated Gaussian.
+
+    Note:
+        - instance number: N (one annotated point per instance)
+        - keypoint (class) number: K (1 for carcinosis)
+        - heatmap size: [W, H]
+
+    Args:
+        input_size (tuple): Model input size ``[w, h]``.
+        heatmap_size (tuple): Heatmap size ``[W, H]``.
+        sigma (float): Gaussian standard deviation in heatmap pixels.
+        merge (str): How overlapping Gaussians combine: ``'max'`` (values
+            stay exact peaks) or ``'sum'`` (as in the reference study; the
+            result is clipped to 1). Defaults to ``'max'``.
+        radius_sigmas (float): Gaussians are truncated to zero beyond
+            ``radius_sigmas * sigma`` pixels (MMPose uses 3). Defaults to 3.
+        decode_nms_kernel (int): Max-pooling NMS window (odd). Defaults to 5.
+        decode_topk (int): At most this many points per frame and class.
+            Defaults to 30 (the study's k).
+        decode_thr (float): Peaks scoring below it are dropped. Defaults
+            to 0.1.
+        decode_subpixel (bool): Refine peaks to sub-pixel positions.
+            Defaults to True.
+    """
+
+    field_mapping_table = dict(heatmaps='heatmaps')
+
+    def __init__(self,
+                 input_size: Tuple[int, int],
+                 heatmap_size: Tuple[int, int],
+                 sigma: float = 2.0,
+                 merge: str = 'max',
+                 radius_sigmas: float = 3.0,
+                 decode_nms_kernel: int = 5,
+                 decode_topk: int = 30,
+                 decode_thr: float = 0.1,
+                 decode_subpixel: bool = True):
+        super().__init__()
+        if merge not in ('max', 'sum'):
+            raise ValueError(f'merge must be "max" or "sum", got {merge!r}')
+        if decode_nms_kernel % 2 != 1:
+            raise ValueError('decode_nms_kernel must be odd, got '
+                             f'{decode_nms_kernel}')
+        if sigma <= 0:
+            raise ValueError(f'sigma must be positive, got {sigma}')
+        self.input_size = tuple(input_size)
+        self.heatmap_size = tuple(heatmap_size)
+        self.sigma = float(sigma)
+        self.merge = merge
+        self.radius = int(np.ceil(radius_sigmas * sigma))
+        self.decode_nms_kernel = decode_nms_kernel
+        self.decode_topk = decode_topk
+        self.decode_thr = decode_thr
+        self.decode_subpixel = decode_subpixel
+        self.scale_factor = (np.array(input_size, dtype=np.float32) /
+                             np.array(heatmap_size, dtype=np.float32))
+
+    def encode(self,
+               keypoints: np.ndarray,
+               keypoints_visible: Optional[np.ndarray] = None) -> dict:
+        """Encode points into heatmaps.
+
+        Args:
+            keypoints (np.ndarray): Points in input-image coordinates,
+                shape (N, K, 2). N may be 0.
+            keypoints_visible (np.ndarray, optional): Shape (N, K); points
+                with visibility <= 0 are ignored.
+
+        Returns:
+            dict: ``heatmaps`` (np.ndarray) of shape (K, H, W), float32,
+            values in [0, 1].
+        """
+        keypoints = np.asarray(keypoints, dtype=np.float32)
+        N, K = keypoints.shape[:2]
+        if keypoints_visible is None:
+            keypoints_visible = np.ones((N, K), dtype=np.float32)
+        W, H = self.heatmap_size
+        heatmaps = np.zeros((K, H * W), dtype=np.float32)
+
+        mu = (keypoints / self.scale_factor).reshape(-1, 2)  # (N*K, 2)
+        cls = np.tile(np.arange(K), N)
+        keep = ((np.asarray(keypoints_visible).reshape(-1) > 0)
+                & np.isfinite(mu).all(1)
+                & (mu[:, 0] >= 0) & (mu[:, 0] <= W - 1)
+                & (mu[:, 1] >= 0) & (mu[:, 1] <= H - 1))
+        mu, cls = mu[keep], cls[keep]
+        if len(mu):
+            r = self.radius
+            offs = np.arange(-r, r + 1)
+            # integer pixel grid of each point's window: (P, 2r+1)
+            xs = np.round(mu[:, :1]).astype(np.int64) + offs
+            ys = np.round(mu[:, 1:]).astype(np.int64) + offs
+            gx = np.exp(-(xs - mu[:, :1])**2 / (2 * self.sigma**2))
+            gy = np.exp(-(ys - mu[:, 1:])**2 / (2 * self.sigma**2))
+            vals = gy[:, :, None] * gx[:, None, :]  # (P, 2r+1, 2r+1)
+            inside = (((ys >= 0) & (ys < H))[:, :, None]
+                      & ((xs >= 0) & (xs < W))[:, None, :])
+            # truncate to a disc of the given radius, like MMPose does
+            disc = (offs[:, None]**2 + offs[None, :]**2) <= r * r
+            inside &= disc[None]
+            flat = (cls[:, None, None] * (H * W) + ys[:, :, None] * W +
+                    xs[:, None, :])
+            flat, vals = flat[inside], vals[inside].astype(np.float32)
+            heatmaps = heatmaps.reshape(-1)
+            if self.merge == 'max':
+                np.maximum.at(heatmaps, flat, vals)
+            else:
+                heatmaps += np.bincount(
+                    flat, weights=vals, minlength=K * H * W).astype(np.float32)
+                np.minimum(heatmaps, 1.0, out=heatmaps)
+        return dict(heatmaps=heatmaps.reshape(K, H, W))
+
+    def decode(self, encoded: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Decode one frame's heatmaps (scores in [0, 1]) into points.
+
+        Args:
+            encoded (np.ndarray): Heatmaps of shape (K, H, W).
+
+        Returns:
+            tuple:
+            - keypoints (np.ndarray): (M, K, 2) in input-image coordinates,
+              ordered by decreasing score.
+            - scores (np.ndarray): (M, K).
+        """
+        kpts, scores = self.batch_decode(torch.from_numpy(np.asarray(encoded))[None])
+        return kpts[0], scores[0]
+
+    @torch.no_grad()
+    def batch_decode(self, batch_heatmaps: Tensor
+                     ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """Decode a batch of heatmaps: NMS, top-k, threshold.
+
+        Args:
+            batch_heatmaps (Tensor): Scores in [0, 1], shape (B, K, H, W).
+
+        Returns:
+            tuple:
+            - batch_keypoints (List[np.ndarray]): B arrays of shape (M_b, K,
+              2) in input-image coordinates. With K > 1, row m holds the
+              m-th best peak of each class and rows where every class is
+              below ``decode_thr`` are dropped.
+            - batch_scores (List[np.ndarray]): B arrays of shape (M_b, K);
+              entries below ``decode_thr`` are 0.
+        """
+        heatmaps = batch_heatmaps.detach().float()
+        B, K, H, W = heatmaps.shape
+        peaks = batch_heatmap_nms(heatmaps, self.decode_nms_kernel)
+        k = min(self.decode_topk, H * W)
+        scores, idx = peaks.flatten(2).topk(k, dim=-1)  # (B, K, k)
+        xy = torch.stack((idx % W, idx // W), dim=-1).float()  # (B, K, k, 2)
+        if self.decode_subpixel:
+            xy = xy + self._subpixel_offsets(heatmaps, idx)
+        xy = xy * xy.new_tensor(self.scale_factor)
+        valid = scores >= self.decode_thr
+        scores = scores * valid
+        # (B, k, K, ...) layout: one row per decoded instance
+        xy, scores, valid = (xy.transpose(1, 2), scores.transpose(1, 2),
+                             valid.transpose(1, 2).any(-1))
+        xy, scores, valid = xy.cpu().numpy(), scores.cpu().numpy(), \
+            valid.cpu().numpy()
+        return ([xy[b][valid[b]] for b in range(B)],
+                [scores[b][valid[b]] for b in range(B)])
+
+    @staticmethod
+    def _subpixel_offsets(heatmaps: Tensor, idx: Tensor) -> Tensor:
+        """Sub-pixel peak offsets from a parabola fitted to log-scores of the
+        peak and its 4 neighbours (exact for a Gaussian peak).
+
+        Args:
+            heatmaps (Tensor): (B, K, H, W) scores.
+            idx (Tensor): (B, K, k) flat peak indices.
+
+        Returns:
+            Tensor: (B, K, k, 2) offsets in heatmap pixels, in [-0.5, 0.5].
+        """
+        B, K, H, W = heatmaps.shape
+        logh = F.pad(heatmaps.clamp_min(1e-10).log(), (1, 1, 1, 1),
+                     mode='replicate').flatten(2)  # (B, K, (H+2)*(W+2))
+        y, x = idx // W + 1, idx % W + 1
+        Wp = W + 2
+
+        def at(dy, dx):
+            return logh.gather(-1, (y + dy) * Wp + (x + dx))
+
+        c = at(0, 0)
+        offs = []
+        for lo, hi in ((at(0, -1), at(0, 1)), (at(-1, 0), at(1, 0))):
+            curv = lo - 2 * c + hi
+            d = torch.where(curv < -1e-6, 0.5 * (lo - hi) / curv.clamp(max=-1e-6),
+                            torch.zeros_like(c))
+            offs.append(d.clamp(-0.5, 0.5))
+        return torch.stack(offs, dim=-1)

@@ -1,0 +1,177 @@
+"""Carcinosis frames with point annotations (COCO keypoints, one keypoint)."""
+import json
+import os.path as osp
+from numbers import Number
+from typing import List
+
+import numpy as np
+from mmengine.fileio import get_local_path
+from mmengine.logging import MMLogger
+from mmpose.datasets.datasets.base import BaseCocoStyleDataset
+from mmpose.registry import DATASETS
+
+METAINFO_FILE = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'metainfo',
+    'carcinosis.py')
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file; the message names the file and record."""
+
+
+@DATASETS.register_module()
+class CarcinosisDataset(BaseCocoStyleDataset):
+    """Laparoscopy frames with carcinosis nodules annotated as points.
+
+    Bottom-up: one sample per frame, every point an instance with a single
+    keypoint. Frames with no point are kept (they teach the background on
+    training frames and count as empty ground truth on test frames).
+
+    Annotation file (COCO keypoints, one keypoint per annotation)::
+
+        images:      [{id, file_name (relative to data_prefix.img), width,
+                       height, video_id (optional), frame_id (optional)}]
+        annotations: [{id, image_id, category_id: 1, keypoints: [x, y, v],
+                       num_keypoints: 1}]
+        categories:  [{id: 1, name: "carcinosis",
+                       keypoints: ["carcinosis"], skeleton: []}]
+
+    ``v`` follows COCO: 0 not labelled (ignored), 1 or 2 labelled. Each
+    sample holds ``keypoints`` (N, 1, 2) float32, ``keypoints_visible``
+    (N, 1), ``id`` (N annotation ids), ``img_id``, ``img_path``,
+    ``width``, ``height``, ``video_id``, ``frame_id``.
+
+    Malformed files raise :class:`AnnotationError` naming the file and the
+    record. Points outside their frame are dropped with one counted warning.
+
+    Args:
+        data_mode (str): Only ``'bottomup'`` is meaningful here.
+        **kwargs: see :class:`mmpose.datasets.BaseCocoStyleDataset`.
+    """
+
+    METAINFO: dict = dict(from_file=METAINFO_FILE)
+
+    def __init__(self, *args, data_mode: str = 'bottomup', **kwargs):
+        if data_mode != 'bottomup':
+            raise ValueError(f'{type(self).__name__} supports only '
+                             f'data_mode="bottomup", got {data_mode!r}')
+        super().__init__(*args, data_mode=data_mode, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        if not osp.isfile(self.ann_file) and '://' not in self.ann_file:
+            raise FileNotFoundError(
+                f'annotation file {self.ann_file} does not exist')
+        with get_local_path(self.ann_file) as local_path:
+            with open(local_path, encoding='utf-8') as f:
+                try:
+                    raw = json.load(f)
+                except json.JSONDecodeError as e:
+                    raise AnnotationError(
+                        f'{self.ann_file}: not valid JSON ({e})') from None
+        return parse_carcinosis_annotations(raw, self.ann_file,
+                                            self.data_prefix.get('img', ''))
+
+
+def _fail(ann_file, where, msg):
+    raise AnnotationError(f'{ann_file}: {where}: {msg}')
+
+
+def _require(record, keys, ann_file, where):
+    if not isinstance(record, dict):
+        _fail(ann_file, where, f'expected an object, got {type(record).__name__}')
+    missing = [k for k in keys if k not in record]
+    if missing:
+        _fail(ann_file, where, f'missing key(s) {missing}')
+
+
+def parse_carcinosis_annotations(raw: dict, ann_file: str,
+                                 img_prefix: str = '') -> List[dict]:
+    """Validate a loaded annotation file and group its points by frame.
+
+    Args:
+        raw (dict): The loaded JSON.
+        ann_file (str): Its path, for error messages.
+        img_prefix (str): Prepended to each ``file_name``.
+
+    Returns:
+        list[dict]: One data info per image, in file order.
+    """
+    _require(raw, ('images', 'annotations'), ann_file, 'top level')
+    images, anns = raw['images'], raw['annotations']
+    if not isinstance(images, list) or not isinstance(anns, list):
+        _fail(ann_file, 'top level', '"images" and "annotations" must be lists')
+    cat_ids = {c.get('id') for c in raw.get('categories', []) if isinstance(c, dict)}
+    cat_ids = cat_ids or {1}
+
+    img_index = {}
+    for i, img in enumerate(images):
+        where = f'images[{i}]'
+        _require(img, ('id', 'file_name', 'width', 'height'), ann_file, where)
+        where = f'images[{i}] (id={img["id"]!r})'
+        if img['id'] in img_index:
+            _fail(ann_file, where, 'duplicate image id')
+        for k in ('width', 'height'):
+            if not isinstance(img[k], Number) or not img[k] > 0:
+                _fail(ann_file, where, f'{k} must be a positive number, got {img[k]!r}')
+        img_index[img['id']] = i
+
+    # validate annotations; collect points into flat arrays
+    n = len(anns)
+    xyv = np.zeros((n, 3), dtype=np.float64)
+    owner = np.zeros(n, dtype=np.int64)
+    for j, ann in enumerate(anns):
+        where = f'annotations[{j}]'
+        _require(ann, ('id', 'image_id', 'keypoints'), ann_file, where)
+        where = f'annotations[{j}] (id={ann["id"]!r})'
+        if ann['image_id'] not in img_index:
+            _fail(ann_file, where, f'image_id {ann["image_id"]!r} is not in "images"')
+        if ann.get('category_id', 1) not in cat_ids:
+            _fail(ann_file, where, f'category_id {ann.get("category_id")!r} '
+                  f'is not among the categories {sorted(cat_ids)}')
+        kp = ann['keypoints']
+        if (not isinstance(kp, (list, tuple)) or len(kp) != 3
+                or not all(isinstance(v, Number) and not isinstance(v, bool)
+                           for v in kp)
+                or not np.isfinite(np.asarray(kp, dtype=np.float64)).all()):
+            _fail(ann_file, where, 'keypoints must be [x, y, v] with finite '
+                  f'numbers (one keypoint per annotation), got {kp!r}')
+        xyv[j] = kp
+        owner[j] = img_index[ann['image_id']]
+
+    sizes = np.array([[img['width'], img['height']] for img in images],
+                     dtype=np.float64).reshape(-1, 2)
+    labelled = xyv[:, 2] > 0
+    wh = sizes[owner] if n else np.zeros((0, 2))
+    outside = labelled & ((xyv[:, :2] < 0).any(1) | (xyv[:, :2] > wh).any(1))
+    logger = MMLogger.get_current_instance()
+    if outside.any():
+        first = anns[int(np.flatnonzero(outside)[0])]['id']
+        logger.warning(f'{ann_file}: dropped {int(outside.sum())} point(s) '
+                       f'outside their frame (first: annotation id {first!r})')
+    if (~labelled).any():
+        logger.info(f'{ann_file}: ignored {int((~labelled).sum())} '
+                    'annotation(s) with visibility 0')
+    keep = labelled & ~outside
+
+    order = np.argsort(owner[keep], kind='stable')
+    kept_idx = np.flatnonzero(keep)[order]
+    counts = np.bincount(owner[keep], minlength=len(images))
+    splits = np.split(kept_idx, np.cumsum(counts)[:-1]) if len(images) else []
+    ann_ids = np.array([a['id'] for a in anns], dtype=object)
+
+    data_list = []
+    for i, (img, idx) in enumerate(zip(images, splits)):
+        data_list.append(
+            dict(
+                img_id=img['id'],
+                img_path=osp.join(img_prefix, img['file_name']),
+                width=img['width'],
+                height=img['height'],
+                video_id=img.get('video_id'),
+                frame_id=img.get('frame_id'),
+                keypoints=xyv[idx, None, :2].astype(np.float32),
+                keypoints_visible=np.ones((len(idx), 1), dtype=np.float32),
+                category_id=np.ones(len(idx), dtype=np.int64),
+                id=list(ann_ids[idx]),
+            ))
+    return data_list

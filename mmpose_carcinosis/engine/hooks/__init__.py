@@ -1,0 +1,3 @@
+from .point_visualization_hook import PointVisualizationHook, draw_points
+
+__all__ = ['PointVisualizationHook', 'draw_points']

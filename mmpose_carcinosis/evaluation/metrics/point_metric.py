@@ -1,0 +1,187 @@
+"""Point-localization metric: one-to-one matching within a radius."""
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+from mmpose.registry import METRICS
+from scipy.optimize import linear_sum_assignment
+
+
+def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
+    """Number of one-to-one matches between predicted and true points whose
+    distance is at most ``radius``: a maximum-cardinality matching (ties
+    broken by the smallest total distance), by the Hungarian algorithm.
+
+    Args:
+        pred (np.ndarray): (M, 2) points.
+        gt (np.ndarray): (N, 2) points.
+        radius (float): Matching radius, same unit as the points.
+
+    Returns:
+        int: number of matched pairs (true positives).
+    """
+    if len(pred) == 0 or len(gt) == 0:
+        return 0
+    dist = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)
+    ok = dist <= radius
+    if not ok.any():
+        return 0
+    # invalid pairs cost more than any full set of valid ones, so the
+    # assignment first maximises the number of valid pairs
+    big = radius * (min(dist.shape) + 1) + 1.0
+    rows, cols = linear_sum_assignment(np.where(ok, dist, big))
+    return int(ok[rows, cols].sum())
+
+
+def prf(tp, n_pred, n_gt):
+    """Precision, recall, F1 (fractions) from counts; 0 where undefined,
+    except precision and recall of 1 when there is nothing to find and
+    nothing was predicted."""
+    tp, n_pred, n_gt = (np.asarray(v, dtype=np.float64) for v in (tp, n_pred, n_gt))
+    precision = np.where(n_pred > 0, tp / np.maximum(n_pred, 1), (n_gt == 0) * 1.0)
+    recall = np.where(n_gt > 0, tp / np.maximum(n_gt, 1), (n_pred == 0) * 1.0)
+    denom = precision + recall
+    f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+    return precision, recall, f1
+
+
+@METRICS.register_module()
+class PointLocalizationMetric(BaseMetric):
+    """Precision, recall and F1 of predicted points against dense ground
+    truth, after one-to-one (Hungarian) matching within a radius measured in
+    original-image pixels; plus threshold-free figures.
+
+    Reported (all in percent except thresholds and counts), with prefix
+    ``point/``:
+
+    - ``precision``, ``recall``, ``f1``: at ``radius`` and ``score_thr``;
+    - ``precision@r``, ``recall@r``, ``f1@r``, ``ap@r`` for every r in
+      ``radii``;
+    - ``ap``: average precision at ``radius`` over score thresholds (every
+      predicted score is a threshold; precision is made monotone, as in
+      VOC), so results do not hinge on one threshold;
+    - ``best_f1``, ``best_thr``: the best F1 over score thresholds at
+      ``radius`` and the threshold achieving it (choose t on validation);
+    - ``count_error``: mean absolute difference between the number of
+      predicted and true points per frame (at ``score_thr``);
+    - ``num_gt``, ``num_pred``: totals.
+
+    Counts are pooled over all frames (micro-average). Each process keeps
+    its frames' points; MMEngine gathers them before ``compute_metrics``,
+    so the result does not depend on the number of processes.
+
+    Args:
+        radii (Sequence[float]): Matching radii in original-image pixels.
+            Defaults to (10, 20, 40).
+        radius (float): Radius of the headline keys; must be in ``radii``.
+            Defaults to 20.
+        score_thr (float, optional): Predictions scoring below it are
+            dropped for the headline figures; ``None`` keeps all predictions
+            the model returned (the head already applies its threshold).
+        max_thresholds (int): At most this many score thresholds are swept
+            for ``ap``/``best_f1`` (quantiles of all scores). Defaults to 200.
+        collect_device (str): ``'cpu'`` or ``'gpu'``.
+        prefix (str, optional): Defaults to ``'point'``.
+    """
+
+    default_prefix: Optional[str] = 'point'
+
+    def __init__(self,
+                 radii: Sequence[float] = (10., 20., 40.),
+                 radius: float = 20.,
+                 score_thr: Optional[float] = None,
+                 max_thresholds: int = 200,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.radii = tuple(float(r) for r in radii)
+        if float(radius) not in self.radii:
+            raise ValueError(f'radius {radius} must be one of radii {self.radii}')
+        self.radius = float(radius)
+        self.score_thr = score_thr
+        self.max_thresholds = max_thresholds
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Keep each frame's predicted points (sorted by score) and its
+        visible true points, in original-image pixels."""
+        for ds in data_samples:
+            pred = ds['pred_instances']
+            kpts = np.asarray(pred['keypoints'], dtype=np.float64).reshape(-1, 2)
+            scores = np.asarray(pred['keypoint_scores'], dtype=np.float64).reshape(-1)
+            order = np.argsort(-scores, kind='stable')
+            gt = ds.get('gt_instances', {})
+            gt_kpts = np.asarray(gt.get('keypoints', np.zeros((0, 1, 2))),
+                                 dtype=np.float64).reshape(-1, 2)
+            vis = gt.get('keypoints_visible', None)
+            if vis is not None:
+                gt_kpts = gt_kpts[np.asarray(vis).reshape(-1) > 0]
+            self.results.append(
+                dict(img_id=ds.get('img_id'), pred=kpts[order],
+                     scores=scores[order], gt=gt_kpts))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        logger = MMLogger.get_current_instance()
+        n_gt = np.array([len(r['gt']) for r in results])
+        all_scores = np.concatenate([r['scores'] for r in results] + [np.zeros(0)])
+        thrs = np.unique(all_scores)[::-1]  # descending
+        if len(thrs) > self.max_thresholds:
+            thrs = np.unique(np.quantile(all_scores, np.linspace(
+                1, 0, self.max_thresholds)))[::-1]
+        head_thr = -np.inf if self.score_thr is None else self.score_thr
+        # predictions kept at each threshold, per frame: (F, T) (scores sorted)
+        keep_at = np.stack([
+            np.searchsorted(-r['scores'], -thrs, side='right') for r in results
+        ]) if len(thrs) else np.zeros((len(results), 0), dtype=int)
+        n_head = np.array([(r['scores'] >= head_thr).sum() for r in results])
+
+        metrics = {}
+        for radius in self.radii:
+            # matches at each threshold and at the headline threshold
+            tp = np.zeros((len(results), len(thrs)))
+            tp_head = np.zeros(len(results))
+            for f, r in enumerate(results):
+                if len(r['gt']) == 0 or len(r['pred']) == 0:
+                    continue
+                for t in np.flatnonzero(np.diff(keep_at[f], prepend=0)):
+                    tp[f, t] = match_points(r['pred'][:keep_at[f, t]], r['gt'], radius)
+                tp[f] = np.maximum.accumulate(tp[f])  # fill unchanged prefixes
+                tp_head[f] = match_points(r['pred'][:n_head[f]], r['gt'], radius)
+            p, rc, f1 = prf(tp_head.sum(), n_head.sum(), n_gt.sum())
+            tag = f'@{radius:g}'
+            metrics.update({f'precision{tag}': 100 * p, f'recall{tag}': 100 * rc,
+                            f'f1{tag}': 100 * f1})
+            ps, rs, f1s = prf(tp.sum(0), keep_at.sum(0), n_gt.sum())
+            metrics[f'ap{tag}'] = 100 * average_precision(ps, rs)
+            if radius == self.radius:
+                metrics.update(precision=100 * p, recall=100 * rc, f1=100 * f1,
+                               ap=metrics[f'ap{tag}'])
+                best = int(np.argmax(f1s)) if len(f1s) else None
+                metrics['best_f1'] = 100 * f1s[best] if best is not None else 0.0
+                metrics['best_thr'] = float(thrs[best]) if best is not None else 0.0
+        metrics['count_error'] = float(np.abs(n_head - n_gt).mean()) if len(results) else 0.0
+        metrics['num_gt'] = int(n_gt.sum())
+        metrics['num_pred'] = int(n_head.sum())
+        metrics = {k: float(v) for k, v in metrics.items()}
+        logger.info(f'point metrics on {len(results)} frames: ' + ', '.join(
+            f'{k}={v:.2f}' for k, v in metrics.items()))
+        return metrics
+
+
+def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
+    """Area under the precision-recall curve with monotone (VOC all-point)
+    interpolation.
+
+    Args:
+        precision, recall (np.ndarray): (T,) fractions at thresholds in
+            decreasing order (so recall is non-decreasing).
+
+    Returns:
+        float: AP as a fraction.
+    """
+    if len(precision) == 0:
+        return 0.0
+    r = np.concatenate([[0.0], recall])
+    p = np.concatenate([[precision[0]], precision])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    return float(np.sum((r[1:] - r[:-1]) * p[1:]))

@@ -1,0 +1,3 @@
+from .point_heatmap_head import PointHeatmapHead
+
+__all__ = ['PointHeatmapHead']

@@ -1,0 +1,87 @@
+"""Heatmap head that decodes many points per frame (NMS + threshold + top-k)."""
+from typing import Optional, Tuple
+
+import torch
+from mmengine.structures import PixelData
+from mmpose.models.heads import HeatmapHead
+from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType, Features, OptSampleList, Predictions
+from torch import Tensor
+
+
+@MODELS.register_module()
+class PointHeatmapHead(HeatmapHead):
+    """MMPose's :class:`HeatmapHead` for point detection: the network output
+    is a (logit) heatmap with one channel per class; ``predict`` turns it into
+    a variable number of points per frame with the codec's NMS, score
+    threshold and top-k.
+
+    Differences from :class:`HeatmapHead`:
+
+    - ``score_activation``: ``'sigmoid'`` when the loss takes logits
+      (:class:`CragTailLoss`, :class:`HillLoss`); ``None`` when the output is
+      regressed directly onto the heatmap (``KeypointMSELoss``). Scores and
+      the returned ``heatmaps`` are after this activation.
+    - the loss is computed on the whole heatmap (all points of the frame),
+      without per-keypoint target weights, and no PCK accuracy is logged
+      (it assumes one instance per heatmap).
+
+    Args:
+        score_activation (str, optional): ``'sigmoid'`` or ``None``.
+            Defaults to ``'sigmoid'``.
+        **kwargs: see :class:`mmpose.models.heads.HeatmapHead`. ``decoder``
+            should be a :class:`MultiInstanceGaussianHeatmap` config.
+    """
+
+    def __init__(self, *args, score_activation: Optional[str] = 'sigmoid',
+                 **kwargs):
+        if score_activation not in ('sigmoid', None):
+            raise ValueError('score_activation must be "sigmoid" or None, got '
+                             f'{score_activation!r}')
+        super().__init__(*args, **kwargs)
+        self.score_activation = score_activation
+
+    def activate(self, heatmaps: Tensor) -> Tensor:
+        """Map raw outputs (B, K, H, W) to scores (B, K, H, W)."""
+        if self.score_activation == 'sigmoid':
+            return heatmaps.float().sigmoid()
+        return heatmaps.float()
+
+    def decode(self, batch_outputs: Tensor):
+        """Decode raw outputs (B, K, H, W) into per-frame points: a list of
+        ``InstanceData`` with ``keypoints`` (M, K, 2) in model-input pixels
+        and ``keypoint_scores`` (M, K)."""
+        return super().decode(self.activate(batch_outputs))
+
+    def predict(self,
+                feats: Features,
+                batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> Predictions:
+        """Predict points; flip test (``test_cfg.flip_test``) averages the
+        raw outputs of the image and its mirror before activation. With
+        ``test_cfg.output_heatmaps`` the score heatmaps (K, H, W) are
+        returned as ``PixelData`` too."""
+        preds = super().predict(feats, batch_data_samples, test_cfg)
+        if isinstance(preds, tuple):
+            preds, fields = preds
+            fields = [PixelData(heatmaps=self.activate(f.heatmaps[None])[0])
+                      for f in fields]
+            return preds, fields
+        return preds
+
+    def loss(self,
+             feats: Tuple[Tensor],
+             batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """Loss of the (B, K, H, W) output against the stacked
+        ``gt_fields.heatmaps`` of the batch; an optional
+        ``gt_fields.heatmap_mask`` excludes pixels."""
+        outputs = self.forward(feats)
+        gt_heatmaps = torch.stack(
+            [d.gt_fields.heatmaps for d in batch_data_samples])
+        mask = None
+        if 'heatmap_mask' in batch_data_samples[0].gt_fields:
+            mask = torch.stack(
+                [d.gt_fields.heatmap_mask for d in batch_data_samples])
+        loss = self.loss_module(outputs, gt_heatmaps, None, mask)
+        return dict(loss_kpt=loss)

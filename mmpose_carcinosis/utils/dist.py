@@ -1,0 +1,37 @@
+"""Distributed training on machines without a GPU (torch.distributed + gloo)."""
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Make an MMEngine ``launcher='pytorch'`` run work on CPU-only machines.
+
+    MMEngine 0.10.7 calls ``torch.cuda.set_device`` before initialising the
+    process group and wraps the model in DDP with ``device_ids=[LOCAL_RANK]``;
+    both fail without a GPU. When no GPU is visible this initialises the
+    process group itself with gloo (MMEngine then skips its own init) and
+    wraps the model without ``device_ids``. With a GPU it does nothing.
+
+    Args:
+        cfg (Config): The run's config; ``env_cfg.dist_cfg`` and
+            ``model_wrapper_cfg`` are updated in place.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise NotImplementedError(
+            f'launcher={launcher!r} without a GPU: use torchrun (pytorch)')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(
+            backend='gloo', rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))

@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint with MMEngine's Runner (MMPose's tools/test.py
+interface).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.json]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+
+``--out`` writes the metrics as JSON; ``--show-dir`` saves frames with the
+predicted (filled) and true (ring) points drawn.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Test (and eval) a pose model')
+    p.add_argument('config', help='test config file path')
+    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('--work-dir', help='the dir to save evaluation results')
+    p.add_argument('--out', help='write the metrics to this JSON file')
+    p.add_argument('--show-dir', help='save drawn predictions here')
+    p.add_argument('--show-num', type=int, default=8,
+                   help='how many frames --show-dir draws')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                   default='none', help='job launcher')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='PointVisualizationHook', out_dir=args.show_dir,
+                 max_frames=args.show_num)]
+    from mmpose_carcinosis.utils import setup_cpu_distributed
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if args.out and runner.rank == 0:
+        with open(args.out, 'w') as f:
+            json.dump(metrics, f, indent=2)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
