@@ -35,8 +35,10 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         merge (str): How overlapping Gaussians combine: ``'max'`` (values
             stay exact peaks) or ``'sum'`` (as in the reference study; the
             result is clipped to 1). Defaults to ``'max'``.
-        radius_sigmas (float): Gaussians are truncated to zero beyond
-            ``radius_sigmas * sigma`` pixels (MMPose uses 3). Defaults to 3.
+        radius_sigmas (float): Each Gaussian is drawn in a square window of
+            half-size ``ceil(radius_sigmas * sigma)`` pixels around its
+            nearest pixel and is zero outside it (MMPose's
+            ``generate_gaussian_heatmaps`` uses 3). Defaults to 3.
         decode_nms_kernel (int): Max-pooling NMS window (odd). Defaults to 5.
         decode_topk (int): At most this many points per frame and class.
             Defaults to 30 (the study's k).
@@ -118,9 +120,6 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
             vals = gy[:, :, None] * gx[:, None, :]  # (P, 2r+1, 2r+1)
             inside = (((ys >= 0) & (ys < H))[:, :, None]
                       & ((xs >= 0) & (xs < W))[:, None, :])
-            # truncate to a disc of the given radius, like MMPose does
-            disc = (offs[:, None]**2 + offs[None, :]**2) <= r * r
-            inside &= disc[None]
             flat = (cls[:, None, None] * (H * W) + ys[:, :, None] * W +
                     xs[:, None, :])
             flat, vals = flat[inside], vals[inside].astype(np.float32)

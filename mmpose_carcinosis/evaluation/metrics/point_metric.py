@@ -1,4 +1,7 @@
 """Point-localization metric: one-to-one matching within a radius."""
+import json
+import os
+import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -81,6 +84,9 @@ class PointLocalizationMetric(BaseMetric):
             the model returned (the head already applies its threshold).
         max_thresholds (int): At most this many score thresholds are swept
             for ``ap``/``best_f1`` (quantiles of all scores). Defaults to 200.
+        curve_file (str, optional): If given, the precision-recall curve
+            of every radius is written there as JSON
+            (``{radius: {thresholds, precision, recall}}``, fractions).
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Defaults to ``'point'``.
     """
@@ -92,6 +98,7 @@ class PointLocalizationMetric(BaseMetric):
                  radius: float = 20.,
                  score_thr: Optional[float] = None,
                  max_thresholds: int = 200,
+                 curve_file: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -101,6 +108,7 @@ class PointLocalizationMetric(BaseMetric):
         self.radius = float(radius)
         self.score_thr = score_thr
         self.max_thresholds = max_thresholds
+        self.curve_file = curve_file
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each frame's predicted points (sorted by score) and its
@@ -135,7 +143,7 @@ class PointLocalizationMetric(BaseMetric):
         ]) if len(thrs) else np.zeros((len(results), 0), dtype=int)
         n_head = np.array([(r['scores'] >= head_thr).sum() for r in results])
 
-        metrics = {}
+        metrics, curves = {}, {}
         for radius in self.radii:
             # matches at each threshold and at the headline threshold
             tp = np.zeros((len(results), len(thrs)))
@@ -153,6 +161,9 @@ class PointLocalizationMetric(BaseMetric):
                             f'f1{tag}': 100 * f1})
             ps, rs, f1s = prf(tp.sum(0), keep_at.sum(0), n_gt.sum())
             metrics[f'ap{tag}'] = 100 * average_precision(ps, rs)
+            curves[f'{radius:g}'] = dict(thresholds=thrs.tolist(),
+                                         precision=ps.tolist(),
+                                         recall=rs.tolist())
             if radius == self.radius:
                 metrics.update(precision=100 * p, recall=100 * rc, f1=100 * f1,
                                ap=metrics[f'ap{tag}'])
@@ -163,6 +174,10 @@ class PointLocalizationMetric(BaseMetric):
         metrics['num_gt'] = int(n_gt.sum())
         metrics['num_pred'] = int(n_head.sum())
         metrics = {k: float(v) for k, v in metrics.items()}
+        if self.curve_file:
+            os.makedirs(osp.dirname(osp.abspath(self.curve_file)), exist_ok=True)
+            with open(self.curve_file, 'w') as f:
+                json.dump(curves, f)
         logger.info(f'point metrics on {len(results)} frames: ' + ', '.join(
             f'{k}={v:.2f}' for k, v in metrics.items()))
         return metrics

@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Sparse-to-dense benchmark: MSE vs Hill vs Crag and Tail.
+
+Trains the same network (backbone, schedule, seed, data) with each loss on
+training frames that carry only a few clicks, tests each on the dense test
+split, and writes a table (markdown + JSON) and a precision-recall plot.
+
+    python benchmarks/sparse_to_dense.py                       # default run
+    python benchmarks/sparse_to_dense.py --sweep-clicks 1 3 5 dense
+    python benchmarks/sparse_to_dense.py --sweep-lambda 0.5 1.0 1.5 2.0
+    python benchmarks/sparse_to_dense.py --data-root data/carcinosis/ \\
+        --base-config configs/hrnet_cragtail.py --radius 20 --tag mydata
+
+With ``--data-root`` the generator is skipped and your data (the
+CarcinosisDataset layout) is used as it is. Figures are in percent.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+LOSS_CONFIGS = dict(mse='configs/hrnet_mse.py', hill='configs/hrnet_hill.py',
+                    cragtail='configs/hrnet_cragtail.py')
+KEYS = ('f1', 'precision', 'recall', 'ap', 'best_f1', 'best_thr', 'count_error',
+        'num_gt', 'num_pred')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--losses', nargs='+', default=['mse', 'hill', 'cragtail'],
+                   choices=sorted(LOSS_CONFIGS))
+    p.add_argument('--base-config', default='configs/demo_cpu.py',
+                   help='network, schedule and data pipeline for every run')
+    p.add_argument('--data-root', help='your data set; default: generate one')
+    p.add_argument('--clicks', default='1-5',
+                   help='train clicks per frame of the generated set')
+    p.add_argument('--sweep-clicks', nargs='+', metavar='CLICKS',
+                   help='repeat for several click budgets, e.g. 1 3 5 dense')
+    p.add_argument('--sweep-lambda', nargs='+', type=float, metavar='LAMBDA',
+                   help='Crag and Tail only, one run per lambda')
+    p.add_argument('--epochs', type=int, help='override train_cfg.max_epochs')
+    p.add_argument('--radius', type=float, help='headline matching radius '
+                   '(default: the base config metric radius)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--data-seed', type=int, default=0)
+    p.add_argument('--videos', type=int, nargs=3, default=(10, 2, 4))
+    p.add_argument('--frames-per-video', type=int, default=8)
+    p.add_argument('--work-dir', default='work_dirs/benchmark')
+    p.add_argument('--out', default='benchmarks/results')
+    p.add_argument('--tag', default='sparse_to_dense',
+                   help='file name stem of the outputs')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   help='extra config overrides for every run')
+    return p.parse_args(argv)
+
+
+def generated_data(args, clicks):
+    root = osp.join(args.work_dir, f'data_clicks_{clicks}') + '/'
+    if not osp.isfile(osp.join(root, 'annotations', 'test.json')):
+        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_synthetic_dataset.py'),
+                        root, '--seed', str(args.data_seed), '--clicks', clicks,
+                        '--size', '480', '270', '--nodule-radius', '3', '7',
+                        '--videos', *map(str, args.videos),
+                        '--frames-per-video', str(args.frames_per_video)], check=True)
+    return root
+
+
+def run_config(args, loss, data_root, work, lam=None):
+    """Write the merged config of one run and return its path."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, args.base_config))
+    variant = Config.fromfile(osp.join(ROOT, LOSS_CONFIGS[loss]))
+    for key in ('loss', 'score_activation', 'init_cfg'):
+        cfg.model.head[key] = variant.model.head[key]
+    if lam is not None:
+        cfg.model.head.loss.lam = lam
+    for split in ('train', 'val', 'test'):
+        cfg[f'{split}_dataloader'].dataset.data_root = data_root
+    if args.epochs:
+        cfg.train_cfg.max_epochs = args.epochs
+        cfg.train_cfg.val_interval = args.epochs
+    if args.radius:
+        radii = sorted(set(cfg.test_evaluator.radii) | {args.radius})
+        for ev in ('val_evaluator', 'test_evaluator'):
+            cfg[ev].update(radii=radii, radius=args.radius)
+    cfg.randomness = dict(seed=args.seed)
+    cfg.test_evaluator.curve_file = osp.join(work, 'pr_curve.json')
+    os.makedirs(work, exist_ok=True)
+    path = osp.join(work, 'config.py')
+    cfg.dump(path)
+    return path
+
+
+def train_and_test(args, loss, data_root, work, lam=None):
+    cfg = run_config(args, loss, data_root, work, lam)
+    opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
+    print(f'\n=== {loss}' + (f' lambda={lam}' if lam is not None else '') +
+          f': training ({work})', flush=True)
+    t0 = time.time()
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
+                    '--work-dir', work, *opts], check=True)
+    train_time = time.time() - t0
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        ckpt = f.read().strip()
+    metrics_file = osp.join(work, 'test_metrics.json')
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg, ckpt,
+                    '--work-dir', work, '--out', metrics_file, *opts], check=True)
+    with open(metrics_file) as f:
+        m = json.load(f)
+    with open(osp.join(work, 'pr_curve.json')) as f:
+        curve = json.load(f)
+    row = dict(loss=loss, **{k: m[f'point/{k}'] for k in KEYS})
+    row.update({k[len('point/'):]: v for k, v in m.items() if '@' in k})
+    row['train_time_s'] = round(train_time, 1)
+    if lam is not None:
+        row['lambda'] = lam
+    return row, curve
+
+
+def markdown(rows, radius, extra=()):
+    radii = sorted({float(k.split('@')[1]) for k in rows[0] if k.startswith('f1@')})
+    cols = list(extra) + ['loss', 'F1', 'precision', 'recall', 'AP', 'best F1 (thr)',
+                          'count err.'] + [f'F1@{r:g}' for r in radii] + ['train s']
+    lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+    for r in rows:
+        vals = [str(r[e]) for e in extra] + [
+            r['loss'], f"{r['f1']:.1f}", f"{r['precision']:.1f}",
+            f"{r['recall']:.1f}", f"{r['ap']:.1f}",
+            f"{r['best_f1']:.1f} ({r['best_thr']:.2f})", f"{r['count_error']:.1f}"
+        ] + [f"{r[f'f1@{x:g}']:.1f}" for x in radii] + [f"{r['train_time_s']:.0f}"]
+        lines.append('| ' + ' | '.join(vals) + ' |')
+    return (f'Matching radius {radius:g} px (original frame pixels); '
+            'figures in percent.\n\n' + '\n'.join(lines) + '\n')
+
+
+def plot(curves, radius, path, title):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for label, curve in curves:
+        c = curve[f'{radius:g}']
+        ax.plot(c['recall'], c['precision'], marker='.', label=label)
+    ax.set_xlabel('recall')
+    ax.set_ylabel('precision')
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write(args, stem, payload, table, curves, radius, title):
+    os.makedirs(args.out, exist_ok=True)
+    with open(osp.join(args.out, f'{stem}.json'), 'w') as f:
+        json.dump(payload, f, indent=1)
+    with open(osp.join(args.out, f'{stem}.md'), 'w') as f:
+        f.write(table)
+    plot(curves, radius, osp.join(args.out, f'{stem}_pr.png'), title)
+    print(f'\n{table}\nwritten: {args.out}/{stem}.json, .md, _pr.png')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    from mmengine.config import Config
+    base = Config.fromfile(args.base_config)
+    radius = args.radius or base.test_evaluator.radius
+    common = dict(radius=radius, base_config=args.base_config, seed=args.seed,
+                  data=args.data_root or 'generated')
+
+    if args.sweep_lambda:
+        data_root = args.data_root or generated_data(args, args.clicks)
+        rows, curves = [], []
+        for lam in args.sweep_lambda:
+            row, curve = train_and_test(args, 'cragtail', data_root,
+                                        osp.join(args.work_dir, f'lambda_{lam:g}'), lam)
+            rows.append(row)
+            curves.append((f'lambda={lam:g}', curve))
+        write(args, f'{args.tag}_lambda', dict(common, clicks=args.clicks, runs=rows),
+              markdown(rows, radius, extra=('lambda', )), curves, radius,
+              'Crag and Tail, lambda sweep')
+        return
+    budgets = args.sweep_clicks or [args.clicks]
+    all_rows, curves = [], []
+    for clicks in budgets:
+        data_root = args.data_root or generated_data(args, clicks)
+        for loss in args.losses:
+            row, curve = train_and_test(args, loss, data_root,
+                                        osp.join(args.work_dir, f'clicks_{clicks}', loss))
+            row['clicks'] = clicks
+            all_rows.append(row)
+            curves.append((f'{loss} ({clicks} clicks)' if args.sweep_clicks else loss,
+                           curve))
+    stem = f'{args.tag}_clicks' if args.sweep_clicks else args.tag
+    extra = ('clicks', ) if args.sweep_clicks else ()
+    write(args, stem, dict(common, clicks=budgets if args.sweep_clicks else args.clicks,
+                           runs=all_rows),
+          markdown(all_rows, radius, extra=extra), curves, radius,
+          'Sparse-to-dense: test precision-recall')
+
+
+if __name__ == '__main__':
+    main()

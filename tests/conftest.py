@@ -1,0 +1,26 @@
+import json
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+
+import mmpose_carcinosis  # noqa: E402,F401  (registers the plugin)
+
+
+def write_json(path, obj):
+    with open(path, 'w') as f:
+        json.dump(obj, f)
+    return str(path)
+
+
+@pytest.fixture
+def ann_factory(tmp_path):
+    """Write an annotation file from images and annotations lists."""
+    def make(images, annotations, name='ann.json', **extra):
+        return write_json(tmp_path / name, dict(images=images,
+                                                annotations=annotations,
+                                                **extra))
+    return make

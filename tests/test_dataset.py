@@ -1,0 +1,121 @@
+import logging
+import math
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.logging import MMLogger
+from mmpose.registry import DATASETS
+
+from mmpose_carcinosis.datasets import AnnotationError
+
+IMAGES = [
+    dict(id=1, file_name='a.jpg', width=96, height=64, video_id=3, frame_id=0),
+    dict(id=2, file_name='b.jpg', width=96, height=64, video_id=3, frame_id=1),
+    dict(id=7, file_name='c.jpg', width=96, height=64),
+]
+ANNS = [
+    dict(id=10, image_id=2, category_id=1, keypoints=[20.5, 30.0, 2], num_keypoints=1),
+    dict(id=11, image_id=1, category_id=1, keypoints=[5.0, 6.0, 2], num_keypoints=1),
+    dict(id=12, image_id=2, category_id=1, keypoints=[70.0, 40.25, 1], num_keypoints=1),
+]
+CATS = [dict(id=1, name='carcinosis', keypoints=['carcinosis'], skeleton=[])]
+
+
+def build(ann_file, **kw):
+    return DATASETS.build(dict(type='CarcinosisDataset', ann_file=ann_file,
+                               data_prefix=dict(img='imgs/'), pipeline=[], **kw))
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+def test_frames_points_and_metainfo(ann_factory, test_mode):
+    ds = build(ann_factory(IMAGES, ANNS, categories=CATS), test_mode=test_mode)
+    assert len(ds) == 3  # the frame without points is kept in both modes
+    a, b, c = (ds.get_data_info(i) for i in range(3))
+    assert a['img_id'] == 1 and a['img_path'].endswith('imgs/a.jpg')
+    np.testing.assert_allclose(a['keypoints'], [[[5.0, 6.0]]])
+    assert b['keypoints'].shape == (2, 1, 2) and b['keypoints'].dtype == np.float32
+    np.testing.assert_allclose(b['keypoints'][:, 0], [[20.5, 30.0], [70.0, 40.25]])
+    assert b['id'] == [10, 12]
+    assert (b['video_id'], b['frame_id']) == (3, 1)
+    assert c['keypoints'].shape == (0, 1, 2) and c['keypoints_visible'].shape == (0, 1)
+    assert c['video_id'] is None
+    assert ds.metainfo['dataset_name'] == 'carcinosis'
+    assert ds.metainfo['num_keypoints'] == 1
+    assert list(ds.metainfo['flip_indices']) == [0]
+
+
+def test_pipeline_on_a_frame_without_points(tmp_path, ann_factory):
+    (tmp_path / 'imgs').mkdir()
+    for im in IMAGES:
+        cv2.imwrite(str(tmp_path / 'imgs' / im['file_name']),
+                    np.full((64, 96, 3), 128, np.uint8))
+    codec = dict(type='MultiInstanceGaussianHeatmap', input_size=(96, 64),
+                 heatmap_size=(24, 16), sigma=1.5)
+    pipeline = [
+        dict(type='LoadImage'),
+        dict(type='BottomupRandomAffine', input_size=(96, 64), scale_type='long'),
+        dict(type='RandomFlip', direction='horizontal'),
+        dict(type='GenerateTarget', encoder=codec),
+        dict(type='PackPoseInputs', meta_keys=('img_id', 'video_id', 'frame_id',
+                                                 'input_size', 'flip_indices')),
+    ]
+    ds = DATASETS.build(dict(type='CarcinosisDataset', data_root=str(tmp_path),
+                             ann_file=ann_factory(IMAGES, ANNS),
+                             data_prefix=dict(img='imgs/'), pipeline=pipeline))
+    empty = ds[2]['data_samples']
+    assert empty.gt_fields.heatmaps.shape == (1, 16, 24)
+    assert float(empty.gt_fields.heatmaps.max()) == 0.0
+    full = ds[1]['data_samples']
+    assert float(full.gt_fields.heatmaps.max()) > 0.5
+    assert full.metainfo['video_id'] == 3 and full.metainfo['frame_id'] == 1
+
+
+@pytest.mark.parametrize('images,anns,message', [
+    (IMAGES, [dict(id=5, image_id=1, category_id=1)],
+     r'annotations\[0\] \(id=5\): missing key\(s\) \[\'keypoints\'\]'),
+    (IMAGES, ANNS + [dict(id=6, image_id=99, keypoints=[1, 2, 2])],
+     r'annotations\[3\] \(id=6\): image_id 99 is not in "images"'),
+    (IMAGES, [dict(id=8, image_id=1, keypoints=[1, 'x', 2])],
+     r'annotations\[0\] \(id=8\): keypoints must be \[x, y, v\]'),
+    (IMAGES, [dict(id=9, image_id=1, keypoints=[1, math.nan, 2])],
+     r'annotations\[0\] \(id=9\): keypoints must be \[x, y, v\] with finite'),
+    (IMAGES, [dict(id=4, image_id=1, keypoints=[1, 2, 2, 3, 4, 2])],
+     r'one keypoint per annotation'),
+    ([dict(id=1, file_name='a.jpg', width=96)], [],
+     r'images\[0\]: missing key\(s\) \[\'height\'\]'),
+    (IMAGES + [dict(IMAGES[0])], [], r'images\[3\] \(id=1\): duplicate image id'),
+])
+def test_malformed_files_name_file_and_record(ann_factory, images, anns, message):
+    path = ann_factory(images, anns, name='bad.json')
+    with pytest.raises(AnnotationError, match=message) as e:
+        build(path)
+    assert 'bad.json' in str(e.value)
+
+
+def test_not_json_and_missing_file(tmp_path):
+    bad = tmp_path / 'broken.json'
+    bad.write_text('{"images": [')
+    with pytest.raises(AnnotationError, match='broken.json: not valid JSON'):
+        build(str(bad))
+    with pytest.raises(FileNotFoundError, match='nope.json'):
+        build(str(tmp_path / 'nope.json'))
+    top = tmp_path / 'top.json'
+    top.write_text('{"images": []}')
+    with pytest.raises(AnnotationError, match=r"top.json: top level: missing key\(s\) \['annotations'\]"):
+        build(str(top))
+
+
+def test_points_outside_frames_are_counted_and_dropped(ann_factory, caplog):
+    anns = ANNS + [dict(id=20, image_id=1, keypoints=[200.0, 5.0, 2]),
+                   dict(id=21, image_id=1, keypoints=[-1.0, 5.0, 2]),
+                   dict(id=22, image_id=7, keypoints=[3.0, 3.0, 0])]
+    logger = MMLogger.get_current_instance()
+    logger.propagate = True
+    with caplog.at_level(logging.INFO):
+        ds = build(ann_factory(IMAGES, anns))
+    assert ds.get_data_info(0)['keypoints'].shape == (1, 1, 2)
+    assert ds.get_data_info(2)['keypoints'].shape == (0, 1, 2)
+    text = caplog.text
+    assert 'dropped 2 point(s) outside their frame (first: annotation id 20)' in text
+    assert 'ignored 1 annotation(s) with visibility 0' in text

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+
+CODEC = dict(type='MultiInstanceGaussianHeatmap', input_size=(128, 64),
+             heatmap_size=(32, 16), sigma=1.5, decode_nms_kernel=3,
+             decode_topk=5, decode_thr=0.5)
+
+
+def build_head(**kw):
+    # identity "network": the features are the output logits
+    cfg = dict(type='PointHeatmapHead', in_channels=1, out_channels=1,
+               deconv_out_channels=None, final_layer=None,
+               loss=dict(type='CragTailLoss'), decoder=CODEC)
+    cfg.update(kw)
+    return MODELS.build(cfg)
+
+
+def planted_logits():
+    logits = torch.full((2, 1, 16, 32), -6.0)
+    logits[0, 0, 4, 5] = 4.0  # score 0.982 at input (20, 16)
+    logits[0, 0, 10, 20] = 2.0  # 0.881 at (80, 40)
+    logits[0, 0, 12, 28] = -1.0  # 0.269: below the threshold
+    return logits
+
+
+def data_samples(n=2):
+    return [PoseDataSample(metainfo=dict(flip_indices=[0])) for _ in range(n)]
+
+
+def test_predict_planted_peaks():
+    head = build_head()
+    preds = head.predict((planted_logits(), ), data_samples())
+    assert len(preds) == 2
+    kpts, scores = preds[0].keypoints, preds[0].keypoint_scores
+    assert kpts.shape == (2, 1, 2) and scores.shape == (2, 1)
+    np.testing.assert_allclose(kpts[:, 0], [[20, 16], [80, 40]], atol=1e-4)
+    np.testing.assert_allclose(scores[:, 0], torch.sigmoid(torch.tensor([4., 2.])).numpy(),
+                               rtol=1e-5)
+    assert preds[1].keypoints.shape == (0, 1, 2)
+
+
+def test_flip_test_and_heatmap_output():
+    head = build_head()
+    logits = planted_logits()
+    test_cfg = dict(flip_test=True, flip_mode='heatmap', shift_heatmap=False,
+                    output_heatmaps=True)
+    # the flipped image's features are the mirrored logits
+    preds, fields = head.predict([(logits, ), (logits.flip(-1), )],
+                                 data_samples(), test_cfg)
+    np.testing.assert_allclose(preds[0].keypoints[:, 0], [[20, 16], [80, 40]], atol=1e-4)
+    assert isinstance(fields[0], PixelData)
+    hm = fields[0].heatmaps
+    assert hm.shape == (1, 16, 32) and 0 <= float(hm.min()) and float(hm.max()) <= 1
+    assert float(hm[0, 4, 5]) == pytest.approx(float(torch.sigmoid(torch.tensor(4.))))
+
+
+def test_raw_scores_without_activation():
+    head = build_head(score_activation=None,
+                      loss=dict(type='KeypointMSELoss', use_target_weight=False))
+    hm = torch.zeros(1, 1, 16, 32)
+    hm[0, 0, 8, 16] = 0.7
+    pred = head.predict((hm, ), data_samples(1))[0]
+    assert pred.keypoint_scores[0, 0] == pytest.approx(0.7)
+
+
+def test_loss_matches_loss_module():
+    head = build_head()
+    logits = planted_logits()
+    samples = data_samples()
+    targets = torch.zeros(2, 1, 16, 32)
+    targets[0, 0, 4, 5] = 1.0
+    targets[1, 0, 2, 2] = 0.9
+    for s, t in zip(samples, targets):
+        s.gt_fields = PixelData(heatmaps=t)
+    losses = head.loss((logits, ), samples)
+    expect = MODELS.build(dict(type='CragTailLoss'))(logits, targets)
+    assert set(losses) == {'loss_kpt'}
+    assert losses['loss_kpt'].item() == pytest.approx(expect.item(), rel=1e-6)

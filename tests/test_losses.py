@@ -1,0 +1,131 @@
+import math
+
+import pytest
+import torch
+from mmpose.registry import MODELS
+
+
+def sig(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def two_pixel_case(loss_cfg, x_pos=2.0, x_neg=0.0):
+    """One positive pixel (H = 1) and one negative pixel (H = 0)."""
+    loss = MODELS.build(loss_cfg)
+    logits = torch.tensor([x_pos, x_neg]).view(1, 1, 1, 2)
+    target = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+    return loss(logits, target).item()
+
+
+def test_crag_tail_hand_computed():
+    # positive, x = 2, margin 1: (1 - s(1))^2 * -log s(1) + (1 - s(2))^2
+    #   = 0.2689414^2 * 0.3132617 + 0.1192029^2 = 0.0226581 + 0.0142093
+    # negative, x = 0: (1.5 - 0.5) * 0.5^2 = 0.25;  normalised by 1 positive
+    assert two_pixel_case(dict(type='CragTailLoss')) == pytest.approx(
+        0.2868674, abs=1e-6)
+    pos = (1 - sig(1))**2 * -math.log(sig(1)) + (1 - sig(2))**2
+    assert two_pixel_case(dict(type='CragTailLoss')) == pytest.approx(
+        pos + 0.25, rel=1e-6)
+
+
+def test_hill_is_crag_tail_without_reinforcement():
+    hill = two_pixel_case(dict(type='HillLoss'))
+    assert hill == pytest.approx((1 - sig(1))**2 * -math.log(sig(1)) + 0.25,
+                                 rel=1e-6)
+    assert two_pixel_case(dict(type='CragTailLoss', reinforce_weight=0.)) == \
+        pytest.approx(hill, rel=1e-7)
+
+
+def test_no_tail_uses_focal_negatives():
+    v = two_pixel_case(dict(type='CragTailLoss', use_tail=False), x_neg=1.0)
+    pos = (1 - sig(1))**2 * -math.log(sig(1)) + (1 - sig(2))**2
+    neg = sig(1)**2 * -math.log(1 - sig(1))
+    assert v == pytest.approx(pos + neg, rel=1e-6)
+
+
+def neg_grad(lam, p):
+    """d loss / d P on one negative pixel at probability p."""
+    loss = MODELS.build(dict(type='CragTailLoss', lam=lam))
+    logit = torch.tensor(math.log(p / (1 - p)), dtype=torch.float64,
+                         requires_grad=True)
+    loss(logit.view(1, 1, 1, 1), torch.zeros(1, 1, 1, 1)).backward()
+    return logit.grad.item() / (p * (1 - p))  # chain rule through sigmoid
+
+
+@pytest.mark.parametrize('lam', [1.0, 1.2])
+def test_tail_gradient_vanishes_at_two_lambda_thirds(lam):
+    p0 = 2 * lam / 3
+    assert neg_grad(lam, p0) == pytest.approx(0.0, abs=1e-5)
+    assert neg_grad(lam, p0 - 0.1) > 0  # below: pushed down
+    assert neg_grad(lam, p0 + 0.1) < 0  # above: pushed up
+    # analytic gradient 2 lam P - 3 P^2
+    assert neg_grad(lam, 0.3) == pytest.approx(2 * lam * 0.3 - 3 * 0.09, rel=1e-4)
+
+
+def test_default_tail_weakens_on_confident_negatives():
+    # lambda = 1.5: 3P(1 - P), largest at 0.5, small for a confident 0.95
+    assert neg_grad(1.5, 0.5) == pytest.approx(0.75, rel=1e-4)
+    assert neg_grad(1.5, 0.95) == pytest.approx(3 * 0.95 * 0.05, rel=1e-3)
+
+
+def test_positive_gradient_alive_for_easy_positives():
+    # the reinforcement keeps a gradient pulling P to H on easy positives
+    loss_cfg = dict(type='CragTailLoss')
+    for cfg, expect_zero in ((loss_cfg, False),):
+        loss = MODELS.build(cfg)
+        x = torch.tensor([6.0], requires_grad=True)
+        loss(x.view(1, 1, 1, 1), torch.full((1, 1, 1, 1), 0.8)).backward()
+        assert x.grad.item() > 0.1  # P ~ 1 > H = 0.8: pushed down to H
+
+
+def test_lambda_zero_refused():
+    with pytest.raises(ValueError, match='push'):
+        MODELS.build(dict(type='CragTailLoss', lam=0.0))
+    MODELS.build(dict(type='CragTailLoss', lam=0.0,
+                      allow_nonpositive_lambda=True))
+
+
+@pytest.mark.parametrize('type_', ['CragTailLoss', 'HillLoss'])
+def test_extreme_logits_finite(type_):
+    loss = MODELS.build(dict(type=type_))
+    logits = torch.tensor([50., -50., 50., -50.]).view(1, 1, 2, 2).requires_grad_()
+    target = torch.tensor([1., 1., 0., 0.]).view(1, 1, 2, 2)
+    value = loss(logits, target)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(logits.grad).all()
+    # positive at -50: -log sigmoid(-51) = 51 (+1 reinforcement for Crag);
+    # negative at 50: (1.5 - 1) * 1 = 0.5; divided by the 2 positives
+    expect = (51 + 0.5 + (1 if type_ == 'CragTailLoss' else 0)) / 2
+    assert value.item() == pytest.approx(expect, abs=1e-3)
+
+
+def test_bf16_autocast_finite_and_close():
+    torch.manual_seed(0)
+    loss = MODELS.build(dict(type='CragTailLoss'))
+    conv = torch.nn.Conv2d(3, 1, 3, padding=1)
+    x = torch.randn(2, 3, 16, 16)
+    target = torch.zeros(2, 1, 16, 16)
+    target[:, :, 8, 8] = 1.0
+    ref = loss(conv(x), target)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = conv(x)
+        assert out.dtype == torch.bfloat16
+        value = loss(out, target)
+    value.backward()
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+    assert all(torch.isfinite(p.grad).all() for p in conv.parameters())
+    assert value.item() == pytest.approx(ref.item(), rel=0.05)
+
+
+def test_normalisation_and_mask():
+    loss = MODELS.build(dict(type='CragTailLoss'))
+    logits = torch.zeros(1, 1, 2, 2)
+    target = torch.tensor([[1.0, 0.6], [0.0, 0.0]]).view(1, 1, 2, 2)
+    pos = (1 - sig(-1))**2 * -math.log(sig(-1))
+    full = (pos + 0.25 + pos + 0.01 + 0.25 + 0.25) / 2  # 2 positive pixels
+    assert loss(logits, target).item() == pytest.approx(full, rel=1e-6)
+    mask = torch.tensor([[1.0, 0.0], [1.0, 0.0]]).view(1, 1, 2, 2)
+    assert loss(logits, target, mask=mask).item() == pytest.approx(
+        pos + 0.25 + 0.25, rel=1e-6)
+    mean = MODELS.build(dict(type='CragTailLoss', normalize='mean'))
+    assert mean(logits, target).item() == pytest.approx(full * 2 / 4, rel=1e-6)

@@ -1,0 +1,105 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from mmpose.registry import METRICS
+
+from mmpose_carcinosis.evaluation import match_points
+
+
+def test_hungarian_beats_greedy():
+    # greedy nearest-first would match A-X and leave B and Y unmatched
+    pred = np.array([[0., 0.], [5., 0.]])  # A, B
+    gt = np.array([[2., 0.], [-3., 0.]])  # X, Y
+    assert match_points(pred, gt, 3.2) == 2
+    assert match_points(pred, gt, 1.9) == 0
+    assert match_points(pred, np.zeros((0, 2)), 5) == 0
+    # one-to-one: two predictions on one true point count once
+    assert match_points(np.array([[0., 0.], [1., 0.]]), np.array([[0.5, 0.]]), 5) == 1
+
+
+def sample(pred, scores, gt):
+    return dict(pred_instances=dict(
+        keypoints=np.asarray(pred, dtype=np.float32).reshape(-1, 1, 2),
+        keypoint_scores=np.asarray(scores, dtype=np.float32).reshape(-1, 1)),
+        gt_instances=dict(keypoints=np.asarray(gt, dtype=np.float32).reshape(-1, 1, 2),
+                          keypoints_visible=np.ones((len(gt), 1))))
+
+
+FRAMES = [
+    sample([[11, 10], [100, 100], [50, 52]], [0.9, 0.8, 0.7], [[10, 10], [50, 50]]),
+    sample([[5, 5]], [0.6], []),
+    sample([], [], [[30, 30]]),
+]
+
+
+def evaluate(frames, **kw):
+    metric = METRICS.build(dict(type='PointLocalizationMetric', radii=(1., 5.),
+                                radius=5., **kw))
+    metric.process({}, frames)
+    return metric.compute_metrics(metric.results)
+
+
+def test_metric_values_on_constructed_frames():
+    m = evaluate(FRAMES)
+    # radius 5: 2 matches of 4 predictions, 3 true points
+    assert m['precision'] == pytest.approx(50.0)
+    assert m['recall'] == pytest.approx(200 / 3)
+    assert m['f1'] == pytest.approx(100 * 2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    # radius 1: only (11, 10) ~ (10, 10) matches
+    assert m['precision@1'] == pytest.approx(25.0)
+    assert m['recall@1'] == pytest.approx(100 / 3)
+    # |3 - 2|, |1 - 0|, |0 - 1| points per frame
+    assert m['count_error'] == pytest.approx(1.0)
+    assert m['num_gt'] == 3 and m['num_pred'] == 4
+    # thresholds .9 .8 .7 .6 -> (P, R) = (1, 1/3) (1/2, 1/3) (2/3, 2/3) (1/2, 2/3)
+    # AP = 1/3 * 1 + 1/3 * 2/3
+    assert m['ap'] == pytest.approx(100 * (1 / 3 + 2 / 9))
+    assert m['best_f1'] == pytest.approx(100 * 2 / 3)
+    assert m['best_thr'] == pytest.approx(0.7, abs=1e-6)
+
+
+def test_score_threshold():
+    m = evaluate(FRAMES, score_thr=0.75)
+    assert m['precision'] == pytest.approx(50.0)  # 1 of 2
+    assert m['recall'] == pytest.approx(100 / 3)
+    assert m['count_error'] == pytest.approx((1 + 0 + 1) / 3)
+
+
+def test_perfect_and_empty():
+    gt = [[10, 10], [40, 40]]
+    m = evaluate([sample(gt, [0.9, 0.8], gt)])
+    assert m['f1'] == pytest.approx(100.0) and m['ap'] == pytest.approx(100.0)
+    m = evaluate([sample([], [], [])])
+    assert m['f1'] == 0.0 and m['count_error'] == 0.0
+
+
+def test_radius_must_be_listed():
+    with pytest.raises(ValueError, match='radii'):
+        METRICS.build(dict(type='PointLocalizationMetric', radii=(5.,), radius=10.))
+
+
+def _dist_worker(rank, world, port, out):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.distributed.init_process_group('gloo', rank=rank, world_size=world)
+    metric = METRICS.build(dict(type='PointLocalizationMetric', radii=(1., 5.),
+                                radius=5.))
+    # rank r gets frames r, r + world, ... like MMEngine's DefaultSampler
+    metric.process({}, FRAMES[rank::world])
+    m = metric.evaluate(len(FRAMES))
+    if rank == 0:
+        torch.save(m, out)
+    torch.distributed.destroy_process_group()
+
+
+def test_two_processes_agree_with_one(tmp_path):
+    out = str(tmp_path / 'm.pt')
+    port = 29600 + os.getpid() % 300
+    mp.spawn(_dist_worker, args=(2, port, out), nprocs=2, join=True)
+    dist = torch.load(out)
+    single = {f'point/{k}': v for k, v in evaluate(FRAMES).items()}
+    assert dist.keys() == single.keys()
+    for k in single:
+        assert dist[k] == pytest.approx(single[k]), k
