@@ -74,7 +74,7 @@ meta_keys = ('id', 'img_id', 'img_path', 'ori_shape', 'img_shape',
              'frame_id')
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=input_size,
+    dict(type='PointRandomAffine', input_size=input_size,
          shift_factor=0.1, scale_factor=(0.8, 1.25), scale_type='long',
          rotate_factor=15.),
     dict(type='RandomFlip', direction='horizontal'),

@@ -54,7 +54,7 @@ def test_pipeline_on_a_frame_without_points(tmp_path, ann_factory):
                  heatmap_size=(24, 16), sigma=1.5)
     pipeline = [
         dict(type='LoadImage'),
-        dict(type='BottomupRandomAffine', input_size=(96, 64), scale_type='long'),
+        dict(type='PointRandomAffine', input_size=(96, 64), scale_type='long'),
         dict(type='RandomFlip', direction='horizontal'),
         dict(type='GenerateTarget', encoder=codec),
         dict(type='PackPoseInputs', meta_keys=('img_id', 'video_id', 'frame_id',
@@ -83,7 +83,7 @@ def test_pipeline_on_a_frame_without_points(tmp_path, ann_factory):
     (IMAGES, [dict(id=4, image_id=1, keypoints=[1, 2, 2, 3, 4, 2])],
      r'one keypoint per annotation'),
     ([dict(id=1, file_name='a.jpg', width=96)], [],
-     r'images\[0\]: missing key\(s\) \[\'height\'\]'),
+     r'images\[0\] \(id=1\): missing key\(s\) \[\'height\'\]'),
     (IMAGES + [dict(IMAGES[0])], [], r'images\[3\] \(id=1\): duplicate image id'),
 ])
 def test_malformed_files_name_file_and_record(ann_factory, images, anns, message):
@@ -106,16 +106,21 @@ def test_not_json_and_missing_file(tmp_path):
         build(str(top))
 
 
-def test_points_outside_frames_are_counted_and_dropped(ann_factory, caplog):
+def test_points_outside_frames_are_counted_and_dropped(ann_factory):
     anns = ANNS + [dict(id=20, image_id=1, keypoints=[200.0, 5.0, 2]),
                    dict(id=21, image_id=1, keypoints=[-1.0, 5.0, 2]),
                    dict(id=22, image_id=7, keypoints=[3.0, 3.0, 0])]
     logger = MMLogger.get_current_instance()
-    logger.propagate = True
-    with caplog.at_level(logging.INFO):
+    records = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
         ds = build(ann_factory(IMAGES, anns))
+    finally:
+        logger.removeHandler(handler)
     assert ds.get_data_info(0)['keypoints'].shape == (1, 1, 2)
     assert ds.get_data_info(2)['keypoints'].shape == (0, 1, 2)
-    text = caplog.text
+    text = '\n'.join(r.getMessage() for r in records)
     assert 'dropped 2 point(s) outside their frame (first: annotation id 20)' in text
     assert 'ignored 1 annotation(s) with visibility 0' in text

@@ -68,14 +68,22 @@ def test_default_tail_weakens_on_confident_negatives():
     assert neg_grad(1.5, 0.95) == pytest.approx(3 * 0.95 * 0.05, rel=1e-3)
 
 
-def test_positive_gradient_alive_for_easy_positives():
-    # the reinforcement keeps a gradient pulling P to H on easy positives
-    loss_cfg = dict(type='CragTailLoss')
-    for cfg, expect_zero in ((loss_cfg, False),):
-        loss = MODELS.build(cfg)
-        x = torch.tensor([6.0], requires_grad=True)
-        loss(x.view(1, 1, 1, 1), torch.full((1, 1, 1, 1), 0.8)).backward()
-        assert x.grad.item() > 0.1  # P ~ 1 > H = 0.8: pushed down to H
+def test_reinforcement_gradient_hand_computed():
+    # one positive pixel, H = 1, logit 1 (P = 0.731): Crag adds d/dx (H - P)^2
+    # = -2 (H - P) P (1 - P) to Hill's focal gradient
+    grads = {}
+    for type_ in ('CragTailLoss', 'HillLoss'):
+        x = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+        MODELS.build(dict(type=type_))(x.view(1, 1, 1, 1),
+                                       torch.ones(1, 1, 1, 1)).backward()
+        grads[type_] = x.grad.item()
+    p = sig(1)
+    assert grads['CragTailLoss'] - grads['HillLoss'] == pytest.approx(
+        -2 * (1 - p) * p * (1 - p), rel=1e-6)
+    # focal with margin: d/dx (1 - q)^2 (-log q), q = s(x - 1) = 0.5
+    q = 0.5
+    focal = 2 * (1 - q) * q * (1 - q) * math.log(q) - (1 - q)**2 * (1 - q)
+    assert grads['HillLoss'] == pytest.approx(focal, rel=1e-6)
 
 
 def test_lambda_zero_refused():

@@ -65,15 +65,19 @@ def test_score_threshold():
     m = evaluate(FRAMES, score_thr=0.75)
     assert m['precision'] == pytest.approx(50.0)  # 1 of 2
     assert m['recall'] == pytest.approx(100 / 3)
-    assert m['count_error'] == pytest.approx((1 + 0 + 1) / 3)
+    assert m['count_error'] == pytest.approx((0 + 0 + 1) / 3)
 
 
 def test_perfect_and_empty():
     gt = [[10, 10], [40, 40]]
     m = evaluate([sample(gt, [0.9, 0.8], gt)])
     assert m['f1'] == pytest.approx(100.0) and m['ap'] == pytest.approx(100.0)
+    # nothing to find and nothing predicted: perfect, not undefined
     m = evaluate([sample([], [], [])])
-    assert m['f1'] == 0.0 and m['count_error'] == 0.0
+    assert m['f1'] == 100.0 and m['count_error'] == 0.0
+    # something to find, nothing predicted
+    m = evaluate([sample([], [], gt)])
+    assert m['f1'] == 0.0 and m['recall'] == 0.0 and m['count_error'] == 2.0
 
 
 def test_radius_must_be_listed():

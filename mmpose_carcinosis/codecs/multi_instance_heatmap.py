@@ -4,7 +4,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmpose.codecs import BaseKeypointCodec
+from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.codecs.utils.post_processing import batch_heatmap_nms
 from mmpose.registry import KEYPOINT_CODECS
 from torch import Tensor

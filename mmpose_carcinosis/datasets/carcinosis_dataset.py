@@ -106,8 +106,9 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
     img_index = {}
     for i, img in enumerate(images):
         where = f'images[{i}]'
+        if isinstance(img, dict) and 'id' in img:
+            where += f' (id={img["id"]!r})'
         _require(img, ('id', 'file_name', 'width', 'height'), ann_file, where)
-        where = f'images[{i}] (id={img["id"]!r})'
         if img['id'] in img_index:
             _fail(ann_file, where, 'duplicate image id')
         for k in ('width', 'height'):
@@ -121,8 +122,9 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
     owner = np.zeros(n, dtype=np.int64)
     for j, ann in enumerate(anns):
         where = f'annotations[{j}]'
+        if isinstance(ann, dict) and 'id' in ann:
+            where += f' (id={ann["id"]!r})'
         _require(ann, ('id', 'image_id', 'keypoints'), ann_file, where)
-        where = f'annotations[{j}] (id={ann["id"]!r})'
         if ann['image_id'] not in img_index:
             _fail(ann_file, where, f'image_id {ann["image_id"]!r} is not in "images"')
         if ann.get('category_id', 1) not in cat_ids:

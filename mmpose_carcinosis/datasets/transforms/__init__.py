@@ -1,0 +1,3 @@
+from .point_random_affine import PointRandomAffine
+
+__all__ = ['PointRandomAffine']
