@@ -2,23 +2,52 @@
 
 Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``; MMEngine
 0.10.7 calls it without the argument, so resuming a full MMEngine checkpoint
-(whose ``message_hub`` holds ``HistoryBuffer`` objects and NumPy values)
 fails with "Unsupported global: GLOBAL mmengine.logging.history_buffer
 .HistoryBuffer" (mmengine issue 1655). Turning safe loading off would let a
-checkpoint execute arbitrary code, so instead the few classes MMEngine
-checkpoints contain are allow-listed.
+checkpoint execute arbitrary code, so instead exactly what MMEngine
+checkpoints contain is allow-listed (found with
+``torch.serialization.get_unsafe_globals_in_checkpoint``):
+
+- ``HistoryBuffer`` (the message hub's logged scalars);
+- NumPy arrays, dtypes and scalars, and ``bytes`` (their raw data);
+- ``builtins.getattr``, which pickles ``HistoryBuffer``'s statistics methods
+  (``getattr(HistoryBuffer, 'mean')``). It is NOT allowed in general: the name
+  is bound to :func:`history_buffer_method`, which only returns public
+  statistics methods of ``HistoryBuffer`` and refuses everything else.
 """
 import numpy as np
 import torch
 
 
-def mmengine_checkpoint_globals() -> list:
-    """The non-tensor globals found in MMEngine training checkpoints."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-    from mmengine.logging.message_hub import MessageHub  # noqa: F401
+def history_buffer_method(owner, name: str):
+    """Stand-in for ``getattr`` while unpickling: resolves only
+    ``HistoryBuffer.<statistics method>``.
 
-    allowed = [HistoryBuffer, np.ndarray, np.dtype,
-               np.core.multiarray._reconstruct, np.core.multiarray.scalar]
+    Raises:
+        pickle.UnpicklingError: for any other object or attribute.
+    """
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    # the built-in statistics are registered lazily (on the first buffer),
+    # custom ones through HistoryBuffer.register_statistics
+    methods = {'min', 'max', 'current', 'mean'} | set(
+        HistoryBuffer._statistics_methods)
+    if owner is HistoryBuffer and isinstance(name, str) and \
+            not name.startswith('_') and name in methods:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({owner!r}, {name!r}) in a checkpoint: only '
+        'HistoryBuffer statistics methods are allowed')
+
+
+def mmengine_checkpoint_globals() -> list:
+    """The allow-list for MMEngine training checkpoints (see module doc)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    allowed = [HistoryBuffer, np.ndarray, np.dtype, bytes,
+               np.core.multiarray._reconstruct, np.core.multiarray.scalar,
+               (history_buffer_method, 'builtins.getattr')]
     # concrete dtype classes (np.dtypes.Float64DType, ...) appear in pickles
     allowed += [type(np.dtype(t)) for t in (
         np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
