@@ -1,6 +1,8 @@
 # The CPU demo (make demo): the main config on small synthetic frames with a
-# slimmer HRNet (w18 widths, one module per stage), no pretrained weights,
-# a few minutes of training on 2 cores.
+# slimmer HRNet (w18 widths, one module per stage, a lighter stem stage), no
+# pretrained weights, about 8 minutes of training on 2 cores. Trained from
+# scratch in that budget, SGD barely moves (no point above the threshold
+# after 10 epochs); Adam gets there, so the demo uses Adam.
 _base_ = ['./hrnet_cragtail.py']
 
 input_size = (480, 288)  # 480x270 frames fitted, multiples of 32
@@ -18,6 +20,7 @@ model = dict(
     backbone=dict(
         init_cfg=None,
         extra=dict(
+            stage1=dict(num_blocks=(2, ), num_channels=(32, )),
             stage2=dict(num_channels=(18, 36)),
             stage3=dict(num_modules=1, num_channels=(18, 36, 72)),
             stage4=dict(num_modules=1, num_channels=(18, 36, 72, 144)))),
@@ -26,11 +29,14 @@ model = dict(
 
 train_cfg = dict(max_epochs=30, val_interval=10)
 param_scheduler = [
-    dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),
+    dict(type='LinearLR', begin=0, end=30, start_factor=0.01, by_epoch=False),
     dict(type='CosineAnnealingLR', begin=0, end=30, T_max=30, by_epoch=True,
-         eta_min=1e-4),
+         eta_min=1e-5),
 ]
-optim_wrapper = dict(optimizer=dict(lr=0.02))
+optim_wrapper = dict(
+    _delete_=True,
+    optimizer=dict(type='Adam', lr=2e-3),
+    clip_grad=dict(max_norm=35., norm_type=2))
 default_hooks = dict(logger=dict(interval=5))
 
 data_root = 'data/synthetic/'

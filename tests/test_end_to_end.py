@@ -80,7 +80,7 @@ def test_checkpoint_needs_the_allow_list_and_loads_with_it(trained):
             'try:\n    torch.load(sys.argv[1])\nexcept Exception as e:\n'
             '    print(type(e).__name__, e); sys.exit(3)\n')
     p = subprocess.run([sys.executable, '-c', code, ckpt], capture_output=True, text=True)
-    assert p.returncode == 3 and 'HistoryBuffer' in p.stdout  # plain torch refuses
+    assert p.returncode == 3 and 'Unsupported global' in p.stdout  # plain torch refuses
     state = torch.load(ckpt)  # weights_only=True; this process imported the plugin
     assert 'message_hub' in state and state['meta']['epoch'] == 2
 
@@ -89,7 +89,7 @@ def test_resume_under_safe_loading(trained, data_root):
     work, _ = trained
     log = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work,
                '--resume', '--cfg-options', *data_options(data_root, 3)])
-    assert 'resumed epoch: 2' in log.replace('resumed epoch:', 'resumed epoch:')
+    assert 'resumed epoch: 2' in log
     assert osp.isfile(osp.join(work, 'epoch_3.pth'))
     assert torch.load(osp.join(work, 'epoch_3.pth'))['meta']['epoch'] == 3
 
@@ -121,5 +121,4 @@ def test_two_process_gloo_training(data_root, tmp_path):
                '--cfg-options', *data_options(data_root, 1)],
               env=dict(PYTHON=sys.executable, PORT=port))
     assert osp.isfile(tmp_path / 'epoch_1.pth')
-    assert 'Distributed launcher: pytorch' in log or 'world_size: 2' in log.lower() \
-        or "'world_size': 2" in log or 'World size: 2' in log
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
