@@ -196,13 +196,12 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
             Tensor: (B, K, k, 2) offsets in heatmap pixels, in [-0.5, 0.5].
         """
         B, K, H, W = heatmaps.shape
-        logh = F.pad(heatmaps.clamp_min(1e-10).log(), (1, 1, 1, 1),
-                     mode='replicate').flatten(2)  # (B, K, (H+2)*(W+2))
+        padded = F.pad(heatmaps, (1, 1, 1, 1), mode='replicate').flatten(2)
         y, x = idx // W + 1, idx % W + 1
         Wp = W + 2
 
-        def at(dy, dx):
-            return logh.gather(-1, (y + dy) * Wp + (x + dx))
+        def at(dy, dx):  # log-score of the (dy, dx) neighbours: (B, K, k)
+            return padded.gather(-1, (y + dy) * Wp + (x + dx)).clamp_min(1e-10).log()
 
         c = at(0, 0)
         offs = []
