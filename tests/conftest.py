@@ -1,13 +1,8 @@
 import json
-import os.path as osp
-import sys
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-
-import mmpose_carcinosis  # noqa: E402,F401  (registers the plugin)
+import mmpose_carcinosis  # noqa: F401  (registers the plugin)
 from mmpose.utils import register_all_modules  # noqa: E402
 
 register_all_modules(init_default_scope=True)  # what MMPose's Runner does
