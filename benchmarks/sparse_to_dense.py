@@ -62,6 +62,8 @@ def parse_args(argv=None):
                    help='file name stem of the outputs')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='extra config overrides for every run')
+    p.add_argument('--reuse', action='store_true',
+                   help='reuse finished runs whose merged config is unchanged')
     return p.parse_args(argv)
 
 
@@ -98,17 +100,26 @@ def run_config(args, loss, data_root, work, lam=None):
     cfg.model.head.decoder.decode_thr = args.decode_floor
     cfg.randomness = dict(seed=args.seed)
     cfg.test_evaluator.curve_file = osp.join(work, 'pr_curve.json')
-    os.makedirs(work, exist_ok=True)
-    path = osp.join(work, 'config.py')
-    cfg.dump(path)
-    return path
+    # not directly in ``work``: MMEngine's Runner dumps its own merged config
+    # there under the same base name, which would overwrite this one
+    os.makedirs(osp.join(work, 'run_config'), exist_ok=True)
+    path = osp.join(work, 'run_config', f'{loss}.py')
+    text = cfg.pretty_text
+    unchanged = osp.isfile(path) and open(path).read() == text
+    with open(path, 'w') as f:
+        f.write(text)
+    return path, unchanged
 
 
 def train_and_test(args, loss, data_root, work, lam=None):
-    cfg = run_config(args, loss, data_root, work, lam)
+    cfg, unchanged = run_config(args, loss, data_root, work, lam)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
-    if not args.cfg_options:
-        args.cfg_options = []
+    done = osp.join(work, 'result.json')
+    if args.reuse and unchanged and osp.isfile(done):
+        print(f'=== {loss}: reusing {done} (same config)', flush=True)
+        with open(done) as f:
+            saved = json.load(f)
+        return saved['row'], saved['curve']
     print(f'\n=== {loss}' + (f' lambda={lam}' if lam is not None else '') +
           f': training ({work})', flush=True)
     t0 = time.time()
@@ -142,6 +153,8 @@ def train_and_test(args, loss, data_root, work, lam=None):
     row['train_time_s'] = round(train_time, 1)
     if lam is not None:
         row['lambda'] = lam
+    with open(done, 'w') as f:
+        json.dump(dict(row=row, curve=curve), f)
     return row, curve
 
 
