@@ -50,6 +50,9 @@ def parse_args(argv=None):
     p.add_argument('--radius', type=float, help='headline matching radius '
                    '(default: the base config metric radius)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--fixed-thr', type=float,
+                   help='also report F1 at this threshold (default: the base '
+                   'config decode_thr)')
     p.add_argument('--decode-floor', type=float, default=0.02,
                    help='lowest score decoded; the F1 threshold is then picked '
                    'on the validation split')
@@ -119,7 +122,10 @@ def train_and_test(args, loss, data_root, work, lam=None):
         print(f'=== {loss}: reusing {done} (same config)', flush=True)
         with open(done) as f:
             saved = json.load(f)
-        return saved['row'], saved['curve']
+        row, curve = saved['row'], saved['curve']
+        row.update(at_threshold(curve, args.radius_used, args.fixed_thr),
+                   fixed_thr=args.fixed_thr)
+        return row, curve
     print(f'\n=== {loss}' + (f' lambda={lam}' if lam is not None else '') +
           f': training ({work})', flush=True)
     t0 = time.time()
@@ -150,6 +156,9 @@ def train_and_test(args, loss, data_root, work, lam=None):
     row = dict(loss=loss, **{k: m[f'point/{k}'] for k in KEYS})
     row.update({k[len('point/'):]: v for k, v in m.items() if '@' in k})
     row['val_thr'] = thr
+    row['fixed_thr'] = args.fixed_thr
+    # the shipped configs' fixed threshold, like the study's single t
+    row.update(at_threshold(curve, args.radius_used, args.fixed_thr))
     row['train_time_s'] = round(train_time, 1)
     if lam is not None:
         row['lambda'] = lam
@@ -158,23 +167,38 @@ def train_and_test(args, loss, data_root, work, lam=None):
     return row, curve
 
 
+def at_threshold(curve, radius, thr):
+    """Precision, recall and F1 (percent) at a fixed score threshold, read
+    off a test precision-recall curve (the lowest swept threshold >= thr)."""
+    c = curve[f'{radius:g}']
+    idx = [i for i, t in enumerate(c['thresholds']) if t >= thr]
+    if not idx:
+        return dict(f1_fixed=0.0, precision_fixed=0.0, recall_fixed=0.0)
+    p, r = c['precision'][idx[-1]], c['recall'][idx[-1]]
+    f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return dict(f1_fixed=100 * f1, precision_fixed=100 * p, recall_fixed=100 * r)
+
+
 def markdown(rows, radius, extra=()):
     radii = sorted({float(k.split('@')[1]) for k in rows[0] if k.startswith('f1@')})
     cols = list(extra) + ['loss', 'F1', 'precision', 'recall', 'AP', 'val thr',
-                          'count err.'] + [f'F1@{r:g}' for r in radii] + ['train s']
+                          'count err.', 'F1 / P / R at t'] + [f'F1@{r:g}' for r in radii] + ['train s']
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     for r in rows:
         vals = [str(r[e]) for e in extra] + [
             r['loss'], f"{r['f1']:.1f}", f"{r['precision']:.1f}",
             f"{r['recall']:.1f}", f"{r['ap']:.1f}",
-            f"{r['val_thr']:.2f}", f"{r['count_error']:.1f}"
+            f"{r['val_thr']:.2f}", f"{r['count_error']:.1f}",
+            f"{r['f1_fixed']:.1f} / {r['precision_fixed']:.1f} / {r['recall_fixed']:.1f}"
         ] + [f"{r[f'f1@{x:g}']:.1f}" for x in radii] + [f"{r['train_time_s']:.0f}"]
         lines.append('| ' + ' | '.join(vals) + ' |')
     return (f'Test split, dense ground truth. Matching radius {radius:g} px '
             '(original frame pixels); F1, precision, recall at the score '
             'threshold with the best F1 on the validation split (val thr); AP '
             'over all thresholds; count err. = mean |#pred - #true| per frame; '
-            'figures in percent.\n\n' + '\n'.join(lines) + '\n')
+            f'F1 / P / R at t: at the fixed threshold t = {rows[0]["fixed_thr"]:g} of '
+            'the shipped configs, like the study\'s single t; figures in '
+            'percent.\n\n' + '\n'.join(lines) + '\n')
 
 
 def plot(curves, radius, path, title):
@@ -213,6 +237,9 @@ def main(argv=None):
     from mmengine.config import Config
     base = Config.fromfile(args.base_config)
     radius = args.radius or base.test_evaluator.radius
+    args.radius_used = radius
+    if args.fixed_thr is None:
+        args.fixed_thr = base.model.head.decoder.decode_thr
     common = dict(radius=radius, base_config=args.base_config, seed=args.seed,
                   data=args.data_root or 'generated')
 
