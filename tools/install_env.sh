@@ -34,7 +34,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip install --progress-bar off)
+# pip install, without the "Location ... is ignored" noise that empty local
+# index folders in a machine-wide pip config produce; pip's status is kept
+PIP=(pip_install)
+pip_install() {
+  "$PY" -m pip install --progress-bar off "$@" 2>&1 \
+    | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+  return "${PIPESTATUS[0]}"
+}
 
 log "base tools, torch, mmengine"
 "${PIP[@]}" -q "pip>=23" wheel "setuptools<80" "numpy<2"
@@ -58,7 +65,8 @@ if [ "$have_mmcv" != "$MMCV_VERSION" ]; then
     log "building mmcv $MMCV_VERSION with compiled ops against torch $torch_ver (about 10 min on 2 cores)"
     build="$(mktemp -d)"
     trap 'rm -rf "$build"' EXIT
-    "$PY" -m pip download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build"
+    "$PY" -m pip download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build" 2>&1 \
+      | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
     tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
     src="$build/mmcv-$MMCV_VERSION"
     sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
