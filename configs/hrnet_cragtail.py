@@ -51,8 +51,7 @@ model = dict(
         deconv_out_channels=None,
         score_activation='sigmoid',
         loss=dict(type='CragTailLoss', gamma=2.0, lam=1.5, margin=1.0,
-                  pos_thr=0.0, pos_weight='target',
-                  reinforce_weight=1.0),
+                  pos_thr=0.5, reinforce_weight=1.0),
         decoder=codec,
         # focal-style losses start from a low prior (CenterNet): P = 0.1
         init_cfg=[

@@ -38,12 +38,9 @@ class HillLoss(nn.Module):
             with ``allow_nonpositive_lambda``.
         margin (float): Logit margin :math:`m` on positives. Defaults to 1.
         pos_thr (float): Pixels with :math:`H > \tau` are positives.
-            Defaults to 0: the whole support of the clicked points'
-            Gaussians (0.5 would keep only their core, radius ~1.18 sigma,
-            and push the ring around every click down as negatives).
-        pos_weight (str): ``'none'`` or ``'target'`` (weight the focal term
-            by H, so the Gaussian's tail pixels count less than its centre).
-            Defaults to ``'target'``.
+            Defaults to 0.5 (the Gaussian core, radius ~1.18 sigma).
+        pos_weight (str): ``'none'`` or ``'target'`` (weight positive terms
+            by H). Defaults to ``'none'``.
         normalize (str): ``'positive'``: divide by the number of positive
             pixels in the batch (at least 1); ``'sum'``: divide by the batch
             size only; ``'mean'``: divide by the number of pixels.
@@ -57,8 +54,8 @@ class HillLoss(nn.Module):
                  gamma: float = 2.0,
                  lam: float = 1.5,
                  margin: float = 1.0,
-                 pos_thr: float = 0.0,
-                 pos_weight: str = 'target',
+                 pos_thr: float = 0.5,
+                 pos_weight: str = 'none',
                  normalize: str = 'positive',
                  use_tail: bool = True,
                  loss_weight: float = 1.0,
