@@ -11,6 +11,19 @@ from mmpose.registry import METRICS
 from scipy.optimize import linear_sum_assignment
 
 
+def _count_matches(dist: np.ndarray, radius: float) -> int:
+    """Maximum number of one-to-one pairs with distance <= radius, given the
+    (M, N) distance matrix (ties broken by the smallest total distance)."""
+    ok = dist <= radius
+    if not ok.any():
+        return 0
+    # invalid pairs cost more than any full set of valid ones, so the
+    # assignment first maximises the number of valid pairs
+    big = radius * (min(dist.shape) + 1) + 1.0
+    rows, cols = linear_sum_assignment(np.where(ok, dist, big))
+    return int(ok[rows, cols].sum())
+
+
 def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
     """Number of one-to-one matches between predicted and true points whose
     distance is at most ``radius``: a maximum-cardinality matching (ties
@@ -24,17 +37,23 @@ def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
     Returns:
         int: number of matched pairs (true positives).
     """
+    return prefix_matches(pred, gt, radius, [len(pred)])[len(pred)]
+
+
+def prefix_matches(pred: np.ndarray, gt: np.ndarray, radius: float,
+                   counts) -> Dict[int, int]:
+    """Matches of the first ``c`` predictions (sorted by score) for every
+    ``c`` in ``counts``, from one distance matrix; each distinct ``c`` is
+    assigned once.
+
+    Returns:
+        dict: ``{c: number of matched pairs}``.
+    """
+    counts = {int(c) for c in counts}
     if len(pred) == 0 or len(gt) == 0:
-        return 0
+        return {c: 0 for c in counts}
     dist = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)
-    ok = dist <= radius
-    if not ok.any():
-        return 0
-    # invalid pairs cost more than any full set of valid ones, so the
-    # assignment first maximises the number of valid pairs
-    big = radius * (min(dist.shape) + 1) + 1.0
-    rows, cols = linear_sum_assignment(np.where(ok, dist, big))
-    return int(ok[rows, cols].sum())
+    return {c: _count_matches(dist[:c], radius) if c > 0 else 0 for c in counts}
 
 
 def prf(tp, n_pred, n_gt):
@@ -149,12 +168,11 @@ class PointLocalizationMetric(BaseMetric):
             tp = np.zeros((len(results), len(thrs)))
             tp_head = np.zeros(len(results))
             for f, r in enumerate(results):
-                if len(r['gt']) == 0 or len(r['pred']) == 0:
-                    continue
-                for t in np.flatnonzero(np.diff(keep_at[f], prepend=0)):
-                    tp[f, t] = match_points(r['pred'][:keep_at[f, t]], r['gt'], radius)
-                tp[f] = np.maximum.accumulate(tp[f])  # fill unchanged prefixes
-                tp_head[f] = match_points(r['pred'][:n_head[f]], r['gt'], radius)
+                # the kept predictions are always a prefix of the sorted ones
+                m = prefix_matches(r['pred'], r['gt'], radius,
+                                   [*keep_at[f], n_head[f]])
+                tp[f] = [m[c] for c in keep_at[f]]
+                tp_head[f] = m[n_head[f]]
             p, rc, f1 = prf(tp_head.sum(), n_head.sum(), n_gt.sum())
             tag = f'@{radius:g}'
             metrics.update({f'precision{tag}': 100 * p, f'recall{tag}': 100 * rc,
