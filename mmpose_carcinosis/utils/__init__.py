@@ -1,5 +1,6 @@
 from .checkpoint import mmengine_checkpoint_globals, register_safe_globals
 from .dist import setup_cpu_distributed
+from .run_config import load_run_config
 
-__all__ = ['mmengine_checkpoint_globals', 'register_safe_globals',
-           'setup_cpu_distributed']
+__all__ = ['load_run_config', 'mmengine_checkpoint_globals',
+           'register_safe_globals', 'setup_cpu_distributed']

@@ -1,0 +1,25 @@
+"""Config handling shared by tools/train.py and tools/test.py."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+
+
+def load_run_config(config: str, cfg_options: Optional[dict], launcher: str,
+                    work_dir: Optional[str]) -> Config:
+    """Load a config the way MMPose's tools do: merge ``--cfg-options``, set
+    the launcher, and default the work dir to ``./work_dirs/<config name>``.
+    Without a GPU, a distributed launcher is set up for gloo on the CPU
+    (:func:`setup_cpu_distributed`)."""
+    from .dist import setup_cpu_distributed
+    cfg = Config.fromfile(config)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    setup_cpu_distributed(cfg, launcher)
+    return cfg
