@@ -53,12 +53,17 @@ model = dict(
         loss=dict(type='CragTailLoss', gamma=2.0, lam=1.5, margin=1.0,
                   pos_thr=0.5, reinforce_weight=1.0),
         decoder=codec,
-        # focal-style losses start from a low prior (CenterNet): P = 0.1
+        # Start from a low prior P = 0.01 (RetinaNet/CenterNet). Measured: with
+        # P = 0.1 the tail gradient of the many unlabeled pixels outweighs the
+        # few positives at the first step, every final-layer weight turns
+        # negative, nodule features die behind the ReLU and the output stays
+        # capped at sigmoid(bias) (benchmark F1 20, AP 4). At P = 0.01 the
+        # positives dominate the first steps and the trap does not form.
         init_cfg=[
             dict(type='Normal', layer=['Conv2d', 'ConvTranspose2d'],
                  std=0.001,
                  override=dict(type='Normal', name='final_layer', std=0.001,
-                               bias_prob=0.1)),
+                               bias_prob=0.01)),
             dict(type='Constant', layer='BatchNorm2d', val=1),
         ]),
     test_cfg=dict(
