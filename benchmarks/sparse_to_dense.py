@@ -8,6 +8,7 @@ split, and writes a table (markdown + JSON) and a precision-recall plot.
     python benchmarks/sparse_to_dense.py                       # default run
     python benchmarks/sparse_to_dense.py --sweep-clicks 1 3 5 dense
     python benchmarks/sparse_to_dense.py --sweep-lambda 0.5 1.0 1.5 2.0
+    python benchmarks/sparse_to_dense.py --ablation             # loss design
     python benchmarks/sparse_to_dense.py --data-root data/carcinosis/ \\
         --base-config configs/hrnet_cragtail.py --radius 20 --tag mydata
 
@@ -46,6 +47,9 @@ def parse_args(argv=None):
                    help='repeat for several click budgets, e.g. 1 3 5 dense')
     p.add_argument('--sweep-lambda', nargs='+', type=float, metavar='LAMBDA',
                    help='Crag and Tail only, one run per lambda')
+    p.add_argument('--ablation', action='store_true',
+                   help='Crag and Tail only: change one design choice at a '
+                   'time (positives, normalisation, margin, focal, tail, prior)')
     p.add_argument('--epochs', type=int, help='override train_cfg.max_epochs')
     p.add_argument('--radius', type=float, help='headline matching radius '
                    '(default: the base config metric radius)')
@@ -81,18 +85,41 @@ def generated_data(args, clicks):
     return root
 
 
-def run_config(args, loss, data_root, work, lam=None):
-    """Write the merged config of one run and return its path."""
+# Crag and Tail design ablation (--ablation): each open choice of the loss
+# changed alone from the shipped config, as config overrides of the run.
+ABLATION = (
+    ('shipped', {}),
+    ('support positives, weighted by H',
+     {'model.head.loss.pos_thr': 0.0, 'model.head.loss.pos_weight': 'target'}),
+    ('per-frame normalisation', {'model.head.loss.normalize': 'sum'}),
+    ('no margin (m = 0)', {'model.head.loss.margin': 0.0}),
+    ('no focal (gamma = 0)', {'model.head.loss.gamma': 0.0}),
+    ('no tail (focal negatives)', {'model.head.loss.use_tail': False}),
+    ('prior P = 0.1', {'model.head.init_cfg.0.override.bias_prob': 0.1}),
+)
+
+
+def run_config(args, loss, data_root, work, overrides=None):
+    """Write the merged config of one run and return its path.
+    ``overrides``: flat ``{'a.b.c': value}`` changes of this run only."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, args.base_config))
     variant = Config.fromfile(osp.join(ROOT, LOSS_CONFIGS[loss]))
     for key in ('loss', 'score_activation', 'init_cfg'):
         cfg.model.head[key] = variant.model.head[key]
-    if lam is not None:
-        cfg.model.head.loss.lam = lam
+    if overrides:
+        cfg.merge_from_dict(overrides)
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = data_root
     if args.epochs:
+        # shorten the whole schedule, not just the loop: epoch-based
+        # schedulers that ended with training end with it again
+        old = cfg.train_cfg.max_epochs
+        for sched in cfg.param_scheduler:
+            if sched.get('by_epoch', True):
+                for key in ('end', 'T_max'):
+                    if sched.get(key) == old:
+                        sched[key] = args.epochs
         cfg.train_cfg.max_epochs = args.epochs
         cfg.train_cfg.val_interval = args.epochs
     if args.radius:
@@ -114,8 +141,8 @@ def run_config(args, loss, data_root, work, lam=None):
     return path, unchanged
 
 
-def train_and_test(args, loss, data_root, work, lam=None):
-    cfg, unchanged = run_config(args, loss, data_root, work, lam)
+def train_and_test(args, loss, data_root, work, overrides=None, label=None):
+    cfg, unchanged = run_config(args, loss, data_root, work, overrides)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
     done = osp.join(work, 'result.json')
     if args.reuse and unchanged and osp.isfile(done):
@@ -126,7 +153,7 @@ def train_and_test(args, loss, data_root, work, lam=None):
         row.update(at_threshold(curve, args.radius_used, args.fixed_thr),
                    fixed_thr=args.fixed_thr)
         return row, curve
-    print(f'\n=== {loss}' + (f' lambda={lam}' if lam is not None else '') +
+    print(f'\n=== {loss}' + (f' {label}' if label else '') +
           f': training ({work})', flush=True)
     t0 = time.time()
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
@@ -160,8 +187,6 @@ def train_and_test(args, loss, data_root, work, lam=None):
     # the shipped configs' fixed threshold, like the study's single t
     row.update(at_threshold(curve, args.radius_used, args.fixed_thr))
     row['train_time_s'] = round(train_time, 1)
-    if lam is not None:
-        row['lambda'] = lam
     with open(done, 'w') as f:
         json.dump(dict(row=row, curve=curve), f)
     return row, curve
@@ -243,12 +268,28 @@ def main(argv=None):
     common = dict(radius=radius, base_config=args.base_config, seed=args.seed,
                   data=args.data_root or 'generated')
 
+    if args.ablation:
+        data_root = args.data_root or generated_data(args, args.clicks)
+        rows, curves = [], []
+        for i, (name, overrides) in enumerate(ABLATION):
+            row, curve = train_and_test(
+                args, 'cragtail', data_root, osp.join(args.work_dir, f'ablation_{i}'),
+                overrides, name)
+            row['variant'] = name
+            rows.append(row)
+            curves.append((name, curve))
+        write(args, f'{args.tag}_ablation', dict(common, clicks=args.clicks, runs=rows),
+              markdown(rows, radius, extra=('variant', )), curves, radius,
+              'Crag and Tail, one choice changed at a time')
+        return
     if args.sweep_lambda:
         data_root = args.data_root or generated_data(args, args.clicks)
         rows, curves = [], []
         for lam in args.sweep_lambda:
-            row, curve = train_and_test(args, 'cragtail', data_root,
-                                        osp.join(args.work_dir, f'lambda_{lam:g}'), lam)
+            row, curve = train_and_test(
+                args, 'cragtail', data_root, osp.join(args.work_dir, f'lambda_{lam:g}'),
+                {'model.head.loss.lam': lam}, f'lambda={lam:g}')
+            row['lambda'] = lam
             rows.append(row)
             curves.append((f'lambda={lam:g}', curve))
         write(args, f'{args.tag}_lambda', dict(common, clicks=args.clicks, runs=rows),

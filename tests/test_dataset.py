@@ -124,3 +124,41 @@ def test_points_outside_frames_are_counted_and_dropped(ann_factory):
     text = '\n'.join(r.getMessage() for r in records)
     assert 'dropped 2 point(s) outside their frame (first: annotation id 20)' in text
     assert 'ignored 1 annotation(s) with visibility 0' in text
+
+
+def _generate(out, clicks):
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
+                    'make_synthetic_dataset.py')
+    spec = importlib.util.spec_from_file_location('make_synthetic_dataset', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.generate(str(out), num_videos=(2, 1, 1), frames_per_video=3, size=(96, 64),
+                 nodules=(8, 12), nodule_radius=(2.0, 3.0), clicks=clicks,
+                 seed=5, log=lambda *a: None)
+    import json
+    points = {}
+    for split in ('train', 'val', 'test'):
+        with open(out / 'annotations' / f'{split}.json') as f:
+            d = json.load(f)
+        points[split] = sorted((a['image_id'], tuple(a['keypoints']))
+                               for a in d['annotations'])
+    images = {p.name: p.read_bytes() for p in sorted((out / 'images').rglob('*.jpg'))}
+    return points, images
+
+
+def test_click_budgets_share_frames_and_nest(tmp_path):
+    # the sparse-to-dense sweep compares budgets on the same frames, with the
+    # same val/test truth, and fewer clicks are a subset of more clicks
+    runs = {c: _generate(tmp_path / str(i), c)
+            for i, c in enumerate([(1, 1), (3, 3), (1, 5), None])}
+    dense_pts, dense_imgs = runs[None]
+    train_counts = []
+    for clicks, (pts, imgs) in runs.items():
+        assert imgs == dense_imgs
+        assert pts['val'] == dense_pts['val'] and pts['test'] == dense_pts['test']
+        assert set(pts['train']) <= set(dense_pts['train'])
+        train_counts.append(len(pts['train']))
+    assert set(runs[(1, 1)][0]['train']) <= set(runs[(3, 3)][0]['train'])
+    assert train_counts[0] < train_counts[1] < train_counts[3]

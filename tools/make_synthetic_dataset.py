@@ -24,6 +24,7 @@ import sys
 import cv2
 import numpy as np
 
+DEFAULT_CLICKS = (1, 5)
 CATEGORIES = [dict(id=1, name='carcinosis', supercategory='lesion',
                    keypoints=['carcinosis'], skeleton=[])]
 
@@ -107,10 +108,11 @@ def render_frame(rng, scene, xy, ox, oy, w, h, n_specular):
 
 
 def generate(out, num_videos=(6, 2, 2), frames_per_video=8, size=(640, 360),
-             nodules=(20, 45), nodule_radius=(4.0, 9.0), clicks=(1, 5),
+             nodules=(20, 45), nodule_radius=(4.0, 9.0), clicks=DEFAULT_CLICKS,
              empty_prob=0.1, seed=0, log=print):
     """Write the data set; returns {split: (num_frames, num_points)}."""
     rng = np.random.default_rng(seed)
+    click_rng = np.random.default_rng([seed, 1])
     w, h = size
     margin = max(16, w // 8)
     summary = {}
@@ -136,10 +138,18 @@ def generate(out, num_videos=(6, 2, 2), frames_per_video=8, size=(640, 360),
                             [cv2.IMWRITE_JPEG_QUALITY, 92])
                 images.append(dict(id=img_id, file_name=name, width=w, height=h,
                                    video_id=video_id, frame_id=f))
-                if split == 'train' and clicks is not None:
-                    n = 0 if rng.random() < empty_prob else int(
-                        rng.integers(clicks[0], clicks[1] + 1))
-                    pts = pts[rng.permutation(len(pts))[:n]]
+                if split == 'train':
+                    # the same draws for every click budget, so that all
+                    # budgets get the same frames (rendered from this stream)
+                    # and nested clicks (prefixes of one order)
+                    empty = rng.random() < empty_prob
+                    n = 0 if empty else int(
+                        rng.integers(DEFAULT_CLICKS[0], DEFAULT_CLICKS[1] + 1))
+                    order = rng.permutation(len(pts))
+                    if clicks is not None:
+                        if not empty and tuple(clicks) != DEFAULT_CLICKS:
+                            n = int(click_rng.integers(clicks[0], clicks[1] + 1))
+                        pts = pts[order[:n]]
                 for x, y in pts:
                     ann_id += 1
                     anns.append(dict(id=ann_id, image_id=img_id, category_id=1,
@@ -170,7 +180,7 @@ def main(argv=None):
                    metavar=('MIN', 'MAX'), help='nodules per video scene')
     p.add_argument('--nodule-radius', type=float, nargs=2, default=(4.0, 9.0),
                    metavar=('MIN', 'MAX'), help='nodule radius in pixels')
-    p.add_argument('--clicks', type=parse_clicks, default=(1, 5),
+    p.add_argument('--clicks', type=parse_clicks, default=DEFAULT_CLICKS,
                    help='train clicks per frame: "1-5", "3" or "dense"')
     p.add_argument('--empty-prob', type=float, default=0.1,
                    help='fraction of train frames with no click')
