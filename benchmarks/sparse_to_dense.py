@@ -92,8 +92,8 @@ def generated_data(args, clicks):
 # changed alone from the shipped config, as config overrides of the run.
 ABLATION = (
     ('shipped', {}),
-    ('support positives, weighted by H',
-     {'model.head.loss.pos_thr': 0.0, 'model.head.loss.pos_weight': 'target'}),
+    ('core positives (H > 0.5), unweighted',
+     {'model.head.loss.pos_thr': 0.5, 'model.head.loss.pos_weight': 'none'}),
     ('per-frame normalisation', {'model.head.loss.normalize': 'sum'}),
     ('no margin (m = 0)', {'model.head.loss.margin': 0.0}),
     ('no focal (gamma = 0)', {'model.head.loss.gamma': 0.0}),

@@ -51,7 +51,7 @@ model = dict(
         deconv_out_channels=None,
         score_activation='sigmoid',
         loss=dict(type='CragTailLoss', gamma=2.0, lam=1.5, margin=1.0,
-                  pos_thr=0.5, reinforce_weight=1.0),
+                  pos_thr=0.0, pos_weight='target', reinforce_weight=1.0),
         decoder=codec,
         # Start from a low prior P = 0.01 (RetinaNet/CenterNet). Measured: with
         # P = 0.1 the tail gradient of the many unlabeled pixels outweighs the

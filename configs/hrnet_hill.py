@@ -4,4 +4,4 @@ _base_ = ['./hrnet_cragtail.py']
 model = dict(
     head=dict(
         loss=dict(_delete_=True, type='HillLoss', gamma=2.0, lam=1.5,
-                  margin=1.0, pos_thr=0.5)))
+                  margin=1.0, pos_thr=0.0, pos_weight='target')))

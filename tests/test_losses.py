@@ -126,7 +126,8 @@ def test_bf16_autocast_finite_and_close():
 
 
 def test_normalisation_and_mask():
-    loss = MODELS.build(dict(type='CragTailLoss'))
+    # the core reading: positives H > 0.5, unweighted
+    loss = MODELS.build(dict(type='CragTailLoss', pos_thr=0.5, pos_weight='none'))
     logits = torch.zeros(1, 1, 2, 2)
     target = torch.tensor([[1.0, 0.6], [0.0, 0.0]]).view(1, 1, 2, 2)
     pos = (1 - sig(-1))**2 * -math.log(sig(-1))
@@ -135,13 +136,16 @@ def test_normalisation_and_mask():
     mask = torch.tensor([[1.0, 0.0], [1.0, 0.0]]).view(1, 1, 2, 2)
     assert loss(logits, target, mask=mask).item() == pytest.approx(
         pos + 0.25 + 0.25, rel=1e-6)
-    mean = MODELS.build(dict(type='CragTailLoss', normalize='mean'))
+    mean = MODELS.build(dict(type='CragTailLoss', pos_thr=0.5, pos_weight='none',
+                             normalize='mean'))
     assert mean(logits, target).item() == pytest.approx(full * 2 / 4, rel=1e-6)
 
 
-def test_support_positives_weighted_by_target():
-    # the variant that was measured and not shipped: every H > 0 is positive
-    loss = MODELS.build(dict(type='CragTailLoss', pos_thr=0.0, pos_weight='target'))
+@pytest.mark.parametrize('cfg', [dict(), dict(pos_thr=0.0, pos_weight='target')])
+def test_support_positives_weighted_by_target(cfg):
+    # the shipped default: every H > 0 is positive, the focal term weighted
+    # by H (the reinforcement term pulls P to H, unweighted)
+    loss = MODELS.build(dict(type='CragTailLoss', **cfg))
     logits = torch.zeros(1, 1, 2, 2)
     target = torch.tensor([[1.0, 0.3], [0.0, 0.0]]).view(1, 1, 2, 2)
     pos = (1 - sig(-1))**2 * -math.log(sig(-1))

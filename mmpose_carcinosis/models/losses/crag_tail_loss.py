@@ -25,9 +25,10 @@ class CragTailLoss(HillLoss):
     (its gradient vanishes at :math:`P = 2\lambda/3`).
 
     Open choices of the study, as settled here (all configurable, see
-    :class:`HillLoss` for the shared arguments): positives are
-    :math:`H > 0.5`; positives are not weighted by H; the sum is divided by
-    the number of positive pixels; logits go through a sigmoid with margin
+    :class:`HillLoss` for the shared arguments), measured on the
+    sparse-to-dense benchmark: positives are the whole support of the
+    clicked Gaussians, :math:`H > 0`, with the focal term weighted by H
+    (:math:`w^+ = H`); the sum is divided by the number of positive pixels; logits go through a sigmoid with margin
     m = 1 on the focal term only; :math:`\gamma = 2`, :math:`\lambda = 1.5`.
 
     Args:
