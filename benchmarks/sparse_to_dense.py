@@ -103,7 +103,9 @@ ABLATION = (
 
 
 def run_config(args, loss, data_root, work, overrides=None):
-    """Write the merged config of one run and return its path.
+    """Write the merged config of one run; return its path and how it
+    compares with the one already there: ``'same'``, ``'same_training'``
+    (only evaluation settings differ) or ``'changed'`` (or none yet).
     ``overrides``: flat ``{'a.b.c': value}`` changes of this run only."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, args.base_config))
@@ -138,7 +140,7 @@ def run_config(args, loss, data_root, work, overrides=None):
     os.makedirs(osp.join(work, 'run_config'), exist_ok=True)
     path = osp.join(work, 'run_config', f'{loss}.py')
     text = cfg.pretty_text
-    status = 'new'
+    status = 'changed'
     if osp.isfile(path):
         if open(path).read() == text:
             status = 'same'
@@ -154,7 +156,6 @@ def training_signature(cfg):
     equal signatures train the same model."""
     cfg = copy.deepcopy(cfg)
     cfg.model.head.decoder.decode_thr = None
-    cfg.test_evaluator.curve_file = None
     return cfg.pretty_text
 
 
@@ -162,8 +163,9 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None):
     cfg, status = run_config(args, loss, data_root, work, overrides)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
     done = osp.join(work, 'result.json')
+    name = f'{loss} {label}' if label else loss
     if args.reuse and status == 'same' and osp.isfile(done):
-        print(f'=== {loss}: reusing {done} (same config)', flush=True)
+        print(f'=== {name}: reusing {done} (same config)', flush=True)
         with open(done) as f:
             saved = json.load(f)
         row, curve = saved['row'], saved['curve']
@@ -173,13 +175,11 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None):
     if (args.reuse and status == 'same_training' and osp.isfile(done)
             and osp.isfile(osp.join(work, 'last_checkpoint'))):
         # only evaluation settings changed: test the trained model again
-        print(f'=== {loss}' + (f' {label}' if label else '') +
-              f': re-testing the trained model ({work})', flush=True)
+        print(f'=== {name}: re-testing the trained model ({work})', flush=True)
         with open(done) as f:
             train_time = json.load(f)['row']['train_time_s']
     else:
-        print(f'\n=== {loss}' + (f' {label}' if label else '') +
-              f': training ({work})', flush=True)
+        print(f'\n=== {name}: training ({work})', flush=True)
         t0 = time.time()
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
                         '--work-dir', work, *opts], check=True)
@@ -281,6 +281,23 @@ def write(args, stem, payload, table, curves, radius, title):
     print(f'\n{table}\nwritten: {args.out}/{stem}.json, .md, _pr.png')
 
 
+def variant_sweep(args, common, column, variants, stem, title):
+    """Crag and Tail runs that differ by config overrides, on one data set.
+    ``variants``: ``(value of column, work subdir, overrides)`` per run."""
+    data_root = args.data_root or generated_data(args, args.clicks)
+    rows, curves = [], []
+    for value, subdir, overrides in variants:
+        label = value if column == 'variant' else f'{column}={value:g}'
+        row, curve = train_and_test(args, 'cragtail', data_root,
+                                    osp.join(args.work_dir, subdir), overrides, label)
+        row[column] = value
+        rows.append(row)
+        curves.append((label, curve))
+    radius = common['radius']
+    write(args, f'{args.tag}_{stem}', dict(common, clicks=args.clicks, runs=rows),
+          markdown(rows, radius, extra=(column, )), curves, radius, title)
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.chdir(ROOT)
@@ -294,32 +311,14 @@ def main(argv=None):
                   data=args.data_root or 'generated')
 
     if args.ablation:
-        data_root = args.data_root or generated_data(args, args.clicks)
-        rows, curves = [], []
-        for i, (name, overrides) in enumerate(ABLATION):
-            row, curve = train_and_test(
-                args, 'cragtail', data_root, osp.join(args.work_dir, f'ablation_{i}'),
-                overrides, name)
-            row['variant'] = name
-            rows.append(row)
-            curves.append((name, curve))
-        write(args, f'{args.tag}_ablation', dict(common, clicks=args.clicks, runs=rows),
-              markdown(rows, radius, extra=('variant', )), curves, radius,
-              'Crag and Tail, one choice changed at a time')
+        variant_sweep(args, common, 'variant', [
+            (name, f'ablation_{i}', overrides) for i, (name, overrides) in enumerate(ABLATION)],
+            'ablation', 'Crag and Tail, one choice changed at a time')
         return
     if args.sweep_lambda:
-        data_root = args.data_root or generated_data(args, args.clicks)
-        rows, curves = [], []
-        for lam in args.sweep_lambda:
-            row, curve = train_and_test(
-                args, 'cragtail', data_root, osp.join(args.work_dir, f'lambda_{lam:g}'),
-                {'model.head.loss.lam': lam}, f'lambda={lam:g}')
-            row['lambda'] = lam
-            rows.append(row)
-            curves.append((f'lambda={lam:g}', curve))
-        write(args, f'{args.tag}_lambda', dict(common, clicks=args.clicks, runs=rows),
-              markdown(rows, radius, extra=('lambda', )), curves, radius,
-              'Crag and Tail, lambda sweep')
+        variant_sweep(args, common, 'lambda', [
+            (lam, f'lambda_{lam:g}', {'model.head.loss.lam': lam}) for lam in args.sweep_lambda],
+            'lambda', 'Crag and Tail, lambda sweep')
         return
     budgets = args.sweep_clicks or [args.clicks]
     all_rows, curves = [], []

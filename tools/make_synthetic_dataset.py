@@ -141,7 +141,9 @@ def generate(out, num_videos=(6, 2, 2), frames_per_video=8, size=(640, 360),
                 if split == 'train':
                     # the same draws for every click budget, so that all
                     # budgets get the same frames (rendered from this stream)
-                    # and nested clicks (prefixes of one order)
+                    # and nested clicks (prefixes of one order); other
+                    # budgets draw their count from click_rng, which keeps
+                    # the default set (and its committed results) as it was
                     empty = rng.random() < empty_prob
                     n = 0 if empty else int(
                         rng.integers(DEFAULT_CLICKS[0], DEFAULT_CLICKS[1] + 1))

@@ -28,7 +28,8 @@ class CragTailLoss(HillLoss):
     :class:`HillLoss` for the shared arguments), measured on the
     sparse-to-dense benchmark: positives are the whole support of the
     clicked Gaussians, :math:`H > 0`, with the focal term weighted by H
-    (:math:`w^+ = H`); the sum is divided by the number of positive pixels; logits go through a sigmoid with margin
+    (:math:`w^+ = H`); the sum is divided by the number of positive
+    pixels; logits go through a sigmoid with margin
     m = 1 on the focal term only; :math:`\gamma = 2`, :math:`\lambda = 1.5`.
 
     Args:

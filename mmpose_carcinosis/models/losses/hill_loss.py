@@ -44,7 +44,8 @@ class HillLoss(nn.Module):
         gamma (float): Focal exponent on positives. Defaults to 2 (Hill).
         lam (float): Hill's :math:`\lambda`. Defaults to 1.5 (Hill; best
             in the benchmark's sweep; below it P is pushed *up* on unlabeled
-            pixels above :math:`2\lambda/3` and 1.0 collapsed there). 0 pushes P *up* on every negative pixel:
+            pixels above :math:`2\lambda/3` and 1.0 collapsed there).
+            0 pushes P *up* on every negative pixel:
             a ValueError guards against that unless explicitly allowed
             with ``allow_nonpositive_lambda``.
         margin (float): Logit margin :math:`m` on positives. Defaults to 1.
