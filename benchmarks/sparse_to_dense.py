@@ -9,6 +9,7 @@ split, and writes a table (markdown + JSON) and a precision-recall plot.
     python benchmarks/sparse_to_dense.py --sweep-clicks 1 3 5 dense
     python benchmarks/sparse_to_dense.py --sweep-lambda 0.5 1.0 1.5 2.0
     python benchmarks/sparse_to_dense.py --ablation             # loss design
+    python benchmarks/sparse_to_dense.py --seeds 0 1 2          # seed spread
     python benchmarks/sparse_to_dense.py --data-root data/carcinosis/ \\
         --base-config configs/hrnet_cragtail.py --radius 20 --tag mydata
 
@@ -54,7 +55,14 @@ def parse_args(argv=None):
     p.add_argument('--epochs', type=int, help='override train_cfg.max_epochs')
     p.add_argument('--radius', type=float, help='headline matching radius '
                    '(default: the base config metric radius)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0,
+                   help='training seed; seed S > 0 runs under WORK_DIR/seed_S')
+    p.add_argument('--seeds', type=int, nargs='+', metavar='SEED',
+                   help='repeat the loss comparison for these training seeds '
+                   '(same data) and add mean and standard deviation per loss')
+    p.add_argument('--select', choices=('last', 'best-val'), default='last',
+                   help='checkpoint to test: the last one, or the kept '
+                   'checkpoint (epoch_*.pth) with the best validation AP')
     p.add_argument('--fixed-thr', type=float,
                    help='also report F1 at this threshold (default: the base '
                    'config decode_thr)')
@@ -102,7 +110,12 @@ ABLATION = (
 )
 
 
-def run_config(args, loss, data_root, work, overrides=None):
+def seed_work_dir(args, seed):
+    """Runs of seed 0 live in ``--work-dir``, of seed S in ``seed_S/``."""
+    return args.work_dir if seed == 0 else osp.join(args.work_dir, f'seed_{seed}')
+
+
+def run_config(args, loss, data_root, work, overrides=None, seed=0):
     """Write the merged config of one run; return its path and how it
     compares with the one already there: ``'same'``, ``'same_training'``
     (only evaluation settings differ) or ``'changed'`` (or none yet).
@@ -133,7 +146,7 @@ def run_config(args, loss, data_root, work, overrides=None):
             cfg[ev].update(radii=radii, radius=args.radius)
     # decode with a low floor; the operating threshold is chosen on val
     cfg.model.head.decoder.decode_thr = args.decode_floor
-    cfg.randomness = dict(seed=args.seed)
+    cfg.randomness = dict(seed=seed)
     cfg.test_evaluator.curve_file = osp.join(work, 'pr_curve.json')
     # not directly in ``work``: MMEngine's Runner dumps its own merged config
     # there under the same base name, which would overwrite this one
@@ -159,55 +172,55 @@ def training_signature(cfg):
     return cfg.pretty_text
 
 
-def train_and_test(args, loss, data_root, work, overrides=None, label=None):
-    cfg, status = run_config(args, loss, data_root, work, overrides)
+def train_and_test(args, loss, data_root, work, overrides=None, label=None,
+                   seed=0):
+    cfg, status = run_config(args, loss, data_root, work, overrides, seed)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
-    done = osp.join(work, 'result.json')
+    # one result per checkpoint choice, so that both can be reused
+    done = osp.join(work, 'result.json' if args.select == 'last'
+                    else f'result_{args.select}.json')
     name = f'{loss} {label}' if label else loss
-    if args.reuse and status == 'same' and osp.isfile(done):
-        print(f'=== {name}: reusing {done} (same config)', flush=True)
+    saved = None
+    if osp.isfile(done):
         with open(done) as f:
             saved = json.load(f)
+    if args.reuse and status == 'same' and saved:
+        print(f'=== {name}: reusing {done} (same config)', flush=True)
         row, curve = saved['row'], saved['curve']
         row.update(at_threshold(curve, args.radius_used, args.fixed_thr),
                    fixed_thr=args.fixed_thr)
         return row, curve
-    if (args.reuse and status == 'same_training' and osp.isfile(done)
+    if (args.reuse and status in ('same', 'same_training') and saved
             and osp.isfile(osp.join(work, 'last_checkpoint'))):
         # only evaluation settings changed: test the trained model again
         print(f'=== {name}: re-testing the trained model ({work})', flush=True)
-        with open(done) as f:
-            train_time = json.load(f)['row']['train_time_s']
+        train_time = saved['row']['train_time_s']
     else:
         print(f'\n=== {name}: training ({work})', flush=True)
         t0 = time.time()
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
                         '--work-dir', work, *opts], check=True)
         train_time = time.time() - t0
-    with open(osp.join(work, 'last_checkpoint')) as f:
-        ckpt = f.read().strip()
-    test = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg, ckpt,
-            '--work-dir', work]
-    # 1) pick the score threshold with the best F1 on the validation split
-    val_file = osp.join(work, 'val_metrics.json')
-    subprocess.run(test + ['--out', val_file, '--cfg-options',
-                           'test_dataloader.dataset.ann_file=annotations/val.json',
-                           f'test_evaluator.curve_file={work}/val_pr_curve.json',
-                           *args.cfg_options], check=True)
-    with open(val_file) as f:
-        thr = json.load(f)['point/best_thr']
+    test = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg]
+    # 1) pick the checkpoint (--select) and the score threshold with the best
+    # F1 on the validation split
+    ckpt, val = select_checkpoint(args, test, work)
+    thr = val['point/best_thr']
     # 2) test on the dense test split at that threshold
     metrics_file = osp.join(work, 'test_metrics.json')
-    subprocess.run(test + ['--out', metrics_file, '--cfg-options',
-                           f'test_evaluator.score_thr={thr}', *args.cfg_options],
-                   check=True)
+    subprocess.run(test + [ckpt, '--work-dir', work, '--out', metrics_file,
+                           '--cfg-options', f'test_evaluator.score_thr={thr}',
+                           *args.cfg_options], check=True)
     with open(metrics_file) as f:
         m = json.load(f)
     with open(osp.join(work, 'pr_curve.json')) as f:
         curve = json.load(f)
-    row = dict(loss=loss, **{k: m[f'point/{k}'] for k in KEYS})
+    row = dict(loss=loss, seed=seed, **{k: m[f'point/{k}'] for k in KEYS})
     row.update({k[len('point/'):]: v for k, v in m.items() if '@' in k})
     row['val_thr'] = thr
+    row['select'] = args.select
+    row['epoch'] = checkpoint_epoch(ckpt)
+    row['val_ap'] = val['point/ap']
     row['fixed_thr'] = args.fixed_thr
     # the shipped configs' fixed threshold, like the study's single t
     row.update(at_threshold(curve, args.radius_used, args.fixed_thr))
@@ -215,6 +228,43 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None):
     with open(done, 'w') as f:
         json.dump(dict(row=row, curve=curve), f)
     return row, curve
+
+
+def checkpoint_epoch(path):
+    """``.../epoch_20.pth`` -> 20 (None for other names)."""
+    stem = osp.splitext(osp.basename(path))[0]
+    return int(stem[len('epoch_'):]) if stem.startswith('epoch_') else None
+
+
+def select_checkpoint(args, test, work):
+    """Evaluate the candidate checkpoints on the validation split; return
+    the chosen one and its validation metrics. ``last``: the final
+    checkpoint; ``best-val``: the kept ``epoch_*.pth`` with the highest
+    validation AP (the later one on a tie)."""
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    candidates = [last]
+    if args.select == 'best-val':
+        kept = [osp.join(work, n) for n in os.listdir(work)
+                if checkpoint_epoch(n) is not None]
+        candidates = sorted(set(kept) | {last}, key=checkpoint_epoch)
+    best = None
+    for ckpt in candidates:
+        epoch = checkpoint_epoch(ckpt)
+        suffix = '' if ckpt == last else f'_epoch_{epoch}'
+        val_file = osp.join(work, f'val_metrics{suffix}.json')
+        subprocess.run(test + [ckpt, '--work-dir', work, '--out', val_file,
+                               '--cfg-options',
+                               'test_dataloader.dataset.ann_file=annotations/val.json',
+                               f'test_evaluator.curve_file={work}/val_pr_curve{suffix}.json',
+                               *args.cfg_options], check=True)
+        with open(val_file) as f:
+            val = json.load(f)
+        print(f'    {osp.basename(ckpt)}: validation AP {val["point/ap"]:.1f}',
+              flush=True)
+        if best is None or val['point/ap'] >= best[1]['point/ap']:
+            best = (ckpt, val)
+    return best
 
 
 def at_threshold(curve, radius, thr):
@@ -251,14 +301,54 @@ def markdown(rows, radius, extra=()):
             'percent.\n\n' + '\n'.join(lines) + '\n')
 
 
+SUMMARY_KEYS = ('f1', 'precision', 'recall', 'ap', 'f1_fixed', 'recall_fixed',
+                'count_error')
+
+
+def summarize(rows, keys=SUMMARY_KEYS):
+    """Mean and sample standard deviation over seeds of each (clicks, loss):
+    ``[{'loss', 'clicks', 'seeds', 'f1', 'f1_std', ...}]`` in row order."""
+    import statistics
+    groups = {}
+    for r in rows:
+        groups.setdefault((r.get('clicks'), r['loss']), []).append(r)
+    out = []
+    for (clicks, loss), rs in groups.items():
+        s = dict(loss=loss, clicks=clicks, seeds=[r['seed'] for r in rs])
+        for k in keys:
+            vals = [r[k] for r in rs]
+            s[k] = statistics.fmean(vals)
+            s[f'{k}_std'] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        out.append(s)
+    return out
+
+
+def summary_markdown(summary):
+    cols = ['clicks', 'loss', 'seeds', 'F1', 'precision', 'recall', 'AP',
+            'F1 at t', 'recall at t', 'count err.']
+    lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+    for s in summary:
+        lines.append('| ' + ' | '.join(
+            [str(s['clicks']), s['loss'], ' '.join(map(str, s['seeds']))] +
+            [f"{s[k]:.1f} ± {s[f'{k}_std']:.1f}" for k in SUMMARY_KEYS]) + ' |')
+    return ('Mean ± sample standard deviation over training seeds (same '
+            'data); columns as in the per-seed table below.\n\n' +
+            '\n'.join(lines) + '\n')
+
+
 def plot(curves, radius, path, title):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 4))
+    colors = {}  # one colour per run label without its seed
     for label, curve in curves:
+        key = label.split(' seed ')[0]
+        first = key not in colors
+        color = colors.setdefault(key, f'C{len(colors) % 10}')
         c = curve[f'{radius:g}']
-        ax.plot(c['recall'], c['precision'], marker='.', label=label)
+        ax.plot(c['recall'], c['precision'], marker='.', color=color,
+                label=key if first else None, alpha=1.0 if first else 0.6)
     ax.set_xlabel('recall')
     ax.set_ylabel('precision')
     ax.set_xlim(0, 1)
@@ -288,8 +378,10 @@ def variant_sweep(args, common, column, variants, stem, title):
     rows, curves = [], []
     for value, subdir, overrides in variants:
         label = value if column == 'variant' else f'{column}={value:g}'
-        row, curve = train_and_test(args, 'cragtail', data_root,
-                                    osp.join(args.work_dir, subdir), overrides, label)
+        row, curve = train_and_test(
+            args, 'cragtail', data_root,
+            osp.join(seed_work_dir(args, args.seed), subdir), overrides, label,
+            args.seed)
         row[column] = value
         rows.append(row)
         curves.append((label, curve))
@@ -308,7 +400,7 @@ def main(argv=None):
     if args.fixed_thr is None:
         args.fixed_thr = base.model.head.decoder.decode_thr
     common = dict(radius=radius, base_config=args.base_config, seed=args.seed,
-                  data=args.data_root or 'generated')
+                  select=args.select, data=args.data_root or 'generated')
 
     if args.ablation:
         variant_sweep(args, common, 'variant', [
@@ -321,21 +413,34 @@ def main(argv=None):
             'lambda', 'Crag and Tail, lambda sweep')
         return
     budgets = args.sweep_clicks or [args.clicks]
+    seeds = args.seeds or [args.seed]
     all_rows, curves = [], []
     for clicks in budgets:
         data_root = args.data_root or generated_data(args, clicks)
-        for loss in args.losses:
-            row, curve = train_and_test(args, loss, data_root,
-                                        osp.join(args.work_dir, f'clicks_{clicks}', loss))
-            row['clicks'] = clicks
-            all_rows.append(row)
-            curves.append((f'{loss} ({clicks} clicks)' if args.sweep_clicks else loss,
-                           curve))
+        for seed in seeds:
+            for loss in args.losses:
+                row, curve = train_and_test(
+                    args, loss, data_root,
+                    osp.join(seed_work_dir(args, seed), f'clicks_{clicks}', loss),
+                    seed=seed)
+                row.update(clicks=clicks, seed=seed)
+                all_rows.append(row)
+                label = loss
+                if args.sweep_clicks:
+                    label += f' ({clicks} clicks)'
+                if args.seeds:
+                    label += f' seed {seed}'
+                curves.append((label, curve))
     stem = f'{args.tag}_clicks' if args.sweep_clicks else args.tag
     extra = ('clicks', ) if args.sweep_clicks else ()
-    write(args, stem, dict(common, clicks=budgets if args.sweep_clicks else args.clicks,
-                           runs=all_rows),
-          markdown(all_rows, radius, extra=extra), curves, radius,
+    payload = dict(common, clicks=budgets if args.sweep_clicks else args.clicks,
+                   runs=all_rows)
+    table = markdown(all_rows, radius, extra=extra + (('seed', ) if args.seeds else ()))
+    if args.seeds:
+        stem += '_seeds'
+        payload.update(seeds=seeds, summary=summarize(all_rows))
+        table = summary_markdown(payload['summary']) + '\nPer seed:\n\n' + table
+    write(args, stem, payload, table, curves, radius,
           'Sparse-to-dense: test precision-recall')
 
 

@@ -1,0 +1,108 @@
+"""The bookkeeping of ``benchmarks/sparse_to_dense.py``: reading a fixed
+threshold off a curve, checkpoint selection and the seed summary (the
+training runs themselves are covered by ``test_end_to_end.py``)."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        'sparse_to_dense', osp.join(ROOT, 'benchmarks', 'sparse_to_dense.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_at_threshold_reads_lowest_threshold_at_or_above(bench):
+    # the metric writes thresholds in descending order
+    curve = {'10': dict(thresholds=[0.9, 0.5, 0.2, 0.05],
+                        precision=[1.0, 0.8, 0.6, 0.3],
+                        recall=[0.1, 0.4, 0.6, 0.9])}
+    out = bench.at_threshold(curve, 10.0, 0.1)  # -> the 0.2 point
+    assert out['precision_fixed'] == pytest.approx(60.0)
+    assert out['recall_fixed'] == pytest.approx(60.0)
+    assert out['f1_fixed'] == pytest.approx(60.0)
+    out = bench.at_threshold(curve, 10.0, 0.5)  # exactly on a threshold
+    assert out['f1_fixed'] == pytest.approx(100 * 2 * 0.8 * 0.4 / 1.2)
+    # nothing scores that high: no prediction, all zero
+    assert bench.at_threshold(curve, 10.0, 0.95) == dict(
+        f1_fixed=0.0, precision_fixed=0.0, recall_fixed=0.0)
+
+
+def test_checkpoint_epoch(bench):
+    assert bench.checkpoint_epoch('work/epoch_20.pth') == 20
+    assert bench.checkpoint_epoch('epoch_3.pth') == 3
+    assert bench.checkpoint_epoch('work/best_point_f1_epoch_10.pth') is None
+    assert bench.checkpoint_epoch('work/iter_100.pth') is None
+
+
+def test_summarize_mean_and_sample_std(bench):
+    def row(loss, seed, f1, clicks='1-5'):
+        r = {k: 0.0 for k in bench.SUMMARY_KEYS}
+        r.update(loss=loss, seed=seed, f1=f1, clicks=clicks, ap=f1 / 2)
+        return r
+
+    rows = [row('mse', 0, 80.0), row('cragtail', 0, 90.0),
+            row('mse', 1, 90.0), row('cragtail', 1, 90.0),
+            row('mse', 2, 100.0), row('cragtail', 2, 93.0),
+            row('mse', 0, 50.0, clicks=1)]
+    summary = bench.summarize(rows)
+    assert [(s['clicks'], s['loss']) for s in summary] == [
+        ('1-5', 'mse'), ('1-5', 'cragtail'), (1, 'mse')]
+    mse, ct, one = summary
+    assert mse['seeds'] == [0, 1, 2]
+    assert mse['f1'] == pytest.approx(90.0)
+    assert mse['f1_std'] == pytest.approx(10.0)  # sample (n - 1) std
+    assert mse['ap'] == pytest.approx(45.0)
+    assert mse['ap_std'] == pytest.approx(5.0)
+    assert ct['f1'] == pytest.approx(91.0)
+    assert ct['f1_std'] == pytest.approx(3.0 ** 0.5)
+    assert one['f1'] == 50.0 and one['f1_std'] == 0.0  # a single seed
+    table = bench.summary_markdown(summary)
+    assert '| 1-5 | mse | 0 1 2 | 90.0 ± 10.0 |' in table
+
+
+@pytest.mark.parametrize('select,aps,expected', [
+    ('last', {10: 90.0, 20: 95.0, 30: 80.0}, 30),
+    ('best-val', {10: 90.0, 20: 95.0, 30: 80.0}, 20),
+    ('best-val', {10: 95.0, 20: 95.0, 30: 80.0}, 20),  # tie: the later one
+    ('best-val', {10: 80.0, 20: 85.0, 30: 90.0}, 30),
+])
+def test_select_checkpoint(bench, tmp_path, monkeypatch, select, aps,
+                           expected):
+    work = str(tmp_path)
+    for epoch in aps:
+        (tmp_path / f'epoch_{epoch}.pth').write_bytes(b'')
+    (tmp_path / 'best_point_f1_epoch_10.pth').write_bytes(b'')
+    (tmp_path / 'last_checkpoint').write_text(osp.join(work, 'epoch_30.pth'))
+    tested = []
+
+    def fake_run(cmd, check):
+        # tools/test.py <config> <checkpoint> ... --out <file>: write the
+        # validation metrics that checkpoint would give
+        epoch = bench.checkpoint_epoch(cmd[3])
+        tested.append(epoch)
+        out = cmd[cmd.index('--out') + 1]
+        assert 'test_dataloader.dataset.ann_file=annotations/val.json' in cmd
+        with open(out, 'w') as f:
+            json.dump({'point/ap': aps[epoch], 'point/best_thr': epoch / 100},
+                      f)
+
+    monkeypatch.setattr(bench.subprocess, 'run', fake_run)
+    args = bench.parse_args(['--select', select])
+    ckpt, val = bench.select_checkpoint(args, ['python', 'test.py', 'cfg'],
+                                        work)
+    assert bench.checkpoint_epoch(ckpt) == expected
+    assert val['point/ap'] == aps[expected]
+    assert val['point/best_thr'] == expected / 100
+    assert tested == ([30] if select == 'last' else [10, 20, 30])
+    # the last checkpoint's metrics keep the plain name; others get a suffix
+    assert osp.isfile(osp.join(work, 'val_metrics.json'))
+    if select == 'best-val':
+        assert osp.isfile(osp.join(work, 'val_metrics_epoch_10.json'))
