@@ -190,11 +190,12 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
         row.update(at_threshold(curve, args.radius_used, args.fixed_thr),
                    fixed_thr=args.fixed_thr)
         return row, curve
-    if (args.reuse and status in ('same', 'same_training') and saved
-            and osp.isfile(osp.join(work, 'last_checkpoint'))):
-        # only evaluation settings changed: test the trained model again
+    train_time = training_time(work)
+    if (args.reuse and status in ('same', 'same_training')
+            and train_time is not None):
+        # only evaluation settings or the checkpoint choice changed: test the
+        # trained model again
         print(f'=== {name}: re-testing the trained model ({work})', flush=True)
-        train_time = saved['row']['train_time_s']
     else:
         print(f'\n=== {name}: training ({work})', flush=True)
         t0 = time.time()
@@ -228,6 +229,18 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     with open(done, 'w') as f:
         json.dump(dict(row=row, curve=curve), f)
     return row, curve
+
+
+def training_time(work):
+    """Seconds the finished training in ``work`` took, read from any result
+    saved there (with either checkpoint choice); None if not trained."""
+    if not osp.isfile(osp.join(work, 'last_checkpoint')):
+        return None
+    for name in sorted(os.listdir(work)):
+        if name.startswith('result') and name.endswith('.json'):
+            with open(osp.join(work, name)) as f:
+                return json.load(f)['row']['train_time_s']
+    return None
 
 
 def checkpoint_epoch(path):
