@@ -255,10 +255,11 @@ def select_checkpoint(args, test, work):
     checkpoint; ``best-val``: the kept ``epoch_*.pth`` with the highest
     validation AP (the later one on a tie)."""
     with open(osp.join(work, 'last_checkpoint')) as f:
-        last = f.read().strip()
+        # the Runner writes an absolute path
+        last = osp.abspath(f.read().strip())
     candidates = [last]
     if args.select == 'best-val':
-        kept = [osp.join(work, n) for n in os.listdir(work)
+        kept = [osp.abspath(osp.join(work, n)) for n in os.listdir(work)
                 if checkpoint_epoch(n) is not None]
         candidates = sorted(set(kept) | {last}, key=checkpoint_epoch)
     best = None

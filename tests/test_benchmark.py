@@ -76,11 +76,12 @@ def test_summarize_mean_and_sample_std(bench):
 ])
 def test_select_checkpoint(bench, tmp_path, monkeypatch, select, aps,
                            expected):
-    work = str(tmp_path)
+    monkeypatch.chdir(tmp_path.parent)
+    work = tmp_path.name  # a relative work dir, as the benchmark passes it
     for epoch in aps:
         (tmp_path / f'epoch_{epoch}.pth').write_bytes(b'')
     (tmp_path / 'best_point_f1_epoch_10.pth').write_bytes(b'')
-    (tmp_path / 'last_checkpoint').write_text(osp.join(work, 'epoch_30.pth'))
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_30.pth'))
     tested = []
 
     def fake_run(cmd, check):
