@@ -449,7 +449,11 @@ def main(argv=None):
     extra = ('clicks', ) if args.sweep_clicks else ()
     payload = dict(common, clicks=budgets if args.sweep_clicks else args.clicks,
                    runs=all_rows)
-    table = markdown(all_rows, radius, extra=extra + (('seed', ) if args.seeds else ()))
+    if args.seeds:
+        extra += ('seed', )
+    if args.select != 'last':
+        extra += ('epoch', )  # of the chosen checkpoint
+    table = markdown(all_rows, radius, extra=extra)
     if args.seeds:
         stem += '_seeds'
         payload.update(seeds=seeds, summary=summarize(all_rows))
