@@ -180,17 +180,18 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     done = osp.join(work, 'result.json' if args.select == 'last'
                     else f'result_{args.select}.json')
     name = f'{loss} {label}' if label else loss
+    from mmengine.config import Config
+    train_time = training_time(work, Config.fromfile(cfg).train_cfg.max_epochs)
     saved = None
     if osp.isfile(done):
         with open(done) as f:
             saved = json.load(f)
-    if args.reuse and status == 'same' and saved:
+    if args.reuse and status == 'same' and saved and train_time is not None:
         print(f'=== {name}: reusing {done} (same config)', flush=True)
         row, curve = saved['row'], saved['curve']
         row.update(at_threshold(curve, args.radius_used, args.fixed_thr),
                    fixed_thr=args.fixed_thr)
         return row, curve
-    train_time = training_time(work)
     if (args.reuse and status in ('same', 'same_training')
             and train_time is not None):
         # only evaluation settings or the checkpoint choice changed: test the
@@ -231,11 +232,16 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     return row, curve
 
 
-def training_time(work):
+def training_time(work, max_epochs):
     """Seconds the finished training in ``work`` took, read from any result
-    saved there (with either checkpoint choice); None if not trained."""
+    saved there (with either checkpoint choice); None if not trained, or if
+    the last checkpoint is not that of epoch ``max_epochs`` (a training of
+    the current config was interrupted after an earlier one had finished)."""
     if not osp.isfile(osp.join(work, 'last_checkpoint')):
         return None
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        if checkpoint_epoch(f.read().strip()) != max_epochs:
+            return None
     for name in sorted(os.listdir(work)):
         if name.startswith('result') and name.endswith('.json'):
             with open(osp.join(work, name)) as f:

@@ -111,11 +111,14 @@ def test_select_checkpoint(bench, tmp_path, monkeypatch, select, aps,
 
 def test_training_time_reads_any_saved_result(bench, tmp_path):
     work = str(tmp_path)
-    assert bench.training_time(work) is None  # nothing there
+    assert bench.training_time(work, 3) is None  # nothing there
     (tmp_path / 'result_best-val.json').write_text(
         json.dumps({'row': {'train_time_s': 12.5}, 'curve': {}}))
-    assert bench.training_time(work) is None  # no finished training
+    assert bench.training_time(work, 3) is None  # no finished training
     (tmp_path / 'last_checkpoint').write_text(osp.join(work, 'epoch_3.pth'))
     # a model tested with --select best-val only is still reused by --select
     # last (re-tested, not trained again)
-    assert bench.training_time(work) == 12.5
+    assert bench.training_time(work, 3) == 12.5
+    # the last checkpoint of an interrupted training: not finished
+    (tmp_path / 'last_checkpoint').write_text(osp.join(work, 'epoch_2.pth'))
+    assert bench.training_time(work, 3) is None
