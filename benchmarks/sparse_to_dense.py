@@ -116,9 +116,10 @@ def seed_work_dir(args, seed):
 
 
 def run_config(args, loss, data_root, work, overrides=None, seed=0):
-    """Write the merged config of one run; return its path and how it
-    compares with the one already there: ``'same'``, ``'same_training'``
-    (only evaluation settings differ) or ``'changed'`` (or none yet).
+    """Write the merged config of one run; return its path, how it
+    compares with the one already there (``'same'``, ``'same_training'``:
+    only evaluation settings differ, or ``'changed'``, or none yet) and the
+    merged config itself.
     ``overrides``: flat ``{'a.b.c': value}`` changes of this run only."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, args.base_config))
@@ -161,7 +162,7 @@ def run_config(args, loss, data_root, work, overrides=None, seed=0):
             status = 'same_training'
     with open(path, 'w') as f:
         f.write(text)
-    return path, status
+    return path, status, cfg
 
 
 def training_signature(cfg):
@@ -174,14 +175,14 @@ def training_signature(cfg):
 
 def train_and_test(args, loss, data_root, work, overrides=None, label=None,
                    seed=0):
-    cfg, status = run_config(args, loss, data_root, work, overrides, seed)
+    cfg, status, merged = run_config(args, loss, data_root, work, overrides,
+                                     seed)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
     # one result per checkpoint choice, so that both can be reused
     done = osp.join(work, 'result.json' if args.select == 'last'
                     else f'result_{args.select}.json')
     name = f'{loss} {label}' if label else loss
-    from mmengine.config import Config
-    train_time = training_time(work, Config.fromfile(cfg).train_cfg.max_epochs)
+    train_time = training_time(work, merged.train_cfg.max_epochs)
     saved = None
     if osp.isfile(done):
         with open(done) as f:
@@ -361,14 +362,13 @@ def plot(curves, radius, path, title):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 4))
-    colors = {}  # one colour per run label without its seed
+    colors = {}  # runs with the same label (seeds of one loss): one colour
     for label, curve in curves:
-        key = label.split(' seed ')[0]
-        first = key not in colors
-        color = colors.setdefault(key, f'C{len(colors) % 10}')
+        first = label not in colors
+        color = colors.setdefault(label, f'C{len(colors) % 10}')
         c = curve[f'{radius:g}']
         ax.plot(c['recall'], c['precision'], marker='.', color=color,
-                label=key if first else None, alpha=1.0 if first else 0.6)
+                label=label if first else None, alpha=1.0 if first else 0.6)
     ax.set_xlabel('recall')
     ax.set_ylabel('precision')
     ax.set_xlim(0, 1)
@@ -445,12 +445,8 @@ def main(argv=None):
                     seed=seed)
                 row.update(clicks=clicks, seed=seed)
                 all_rows.append(row)
-                label = loss
-                if args.sweep_clicks:
-                    label += f' ({clicks} clicks)'
-                if args.seeds:
-                    label += f' seed {seed}'
-                curves.append((label, curve))
+                curves.append((f'{loss} ({clicks} clicks)' if args.sweep_clicks
+                               else loss, curve))
     stem = f'{args.tag}_clicks' if args.sweep_clicks else args.tag
     extra = ('clicks', ) if args.sweep_clicks else ()
     payload = dict(common, clicks=budgets if args.sweep_clicks else args.clicks,
