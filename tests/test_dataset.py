@@ -37,6 +37,7 @@ def test_frames_points_and_metainfo(ann_factory, test_mode):
     assert b['keypoints'].shape == (2, 1, 2) and b['keypoints'].dtype == np.float32
     np.testing.assert_allclose(b['keypoints'][:, 0], [[20.5, 30.0], [70.0, 40.25]])
     assert b['id'] == [10, 12]
+    assert b['group'] == [None, None]
     assert (b['video_id'], b['frame_id']) == (3, 1)
     assert c['keypoints'].shape == (0, 1, 2) and c['keypoints_visible'].shape == (0, 1)
     assert c['video_id'] is None
@@ -85,6 +86,8 @@ def test_pipeline_on_a_frame_without_points(tmp_path, ann_factory):
     ([dict(id=1, file_name='a.jpg', width=96)], [],
      r'images\[0\] \(id=1\): missing key\(s\) \[\'height\'\]'),
     (IMAGES + [dict(IMAGES[0])], [], r'images\[3\] \(id=1\): duplicate image id'),
+    (IMAGES, [dict(id=3, image_id=1, keypoints=[1, 2, 2], group=2)],
+     r'annotations\[0\] \(id=3\): group must be a string .*got 2'),
 ])
 def test_malformed_files_name_file_and_record(ann_factory, images, anns, message):
     path = ann_factory(images, anns, name='bad.json')
@@ -126,39 +129,24 @@ def test_points_outside_frames_are_counted_and_dropped(ann_factory):
     assert 'ignored 1 annotation(s) with visibility 0' in text
 
 
-def _generate(out, clicks):
-    import importlib.util
-    import os.path as osp
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
-                    'make_synthetic_dataset.py')
-    spec = importlib.util.spec_from_file_location('make_synthetic_dataset', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.generate(str(out), num_videos=(2, 1, 1), frames_per_video=3, size=(96, 64),
-                 nodules=(8, 12), nodule_radius=(2.0, 3.0), clicks=clicks,
-                 seed=5, log=lambda *a: None)
-    import json
-    points = {}
-    for split in ('train', 'val', 'test'):
-        with open(out / 'annotations' / f'{split}.json') as f:
-            d = json.load(f)
-        points[split] = sorted((a['image_id'], tuple(a['keypoints']))
-                               for a in d['annotations'])
-    images = {p.name: p.read_bytes() for p in sorted((out / 'images').rglob('*.jpg'))}
-    return points, images
-
-
-def test_click_budgets_share_frames_and_nest(tmp_path):
-    # the sparse-to-dense sweep compares budgets on the same frames, with the
-    # same val/test truth, and fewer clicks are a subset of more clicks
-    runs = {c: _generate(tmp_path / str(i), c)
-            for i, c in enumerate([(1, 1), (3, 3), (1, 5), None])}
-    dense_pts, dense_imgs = runs[None]
-    train_counts = []
-    for clicks, (pts, imgs) in runs.items():
-        assert imgs == dense_imgs
-        assert pts['val'] == dense_pts['val'] and pts['test'] == dense_pts['test']
-        assert set(pts['train']) <= set(dense_pts['train'])
-        train_counts.append(len(pts['train']))
-    assert set(runs[(1, 1)][0]['train']) <= set(runs[(3, 3)][0]['train'])
-    assert train_counts[0] < train_counts[1] < train_counts[3]
+def test_groups_are_kept_per_point_and_packed(tmp_path, ann_factory):
+    # the optional "group" follows its point through the grouping by frame
+    # and reaches the data sample as a meta key, aligned with the points
+    anns = [dict(a, group=g) for a, g in zip(ANNS, ['faint', 'obvious', 'medium'])]
+    (tmp_path / 'imgs').mkdir()
+    for im in IMAGES:
+        cv2.imwrite(str(tmp_path / 'imgs' / im['file_name']),
+                    np.full((64, 96, 3), 128, np.uint8))
+    pipeline = [dict(type='LoadImage'),
+                dict(type='BottomupResize', input_size=(96, 64), size_factor=32,
+                     resize_mode='fit'),
+                dict(type='PackPoseInputs', meta_keys=('img_id', 'group'))]
+    ds = DATASETS.build(dict(type='CarcinosisDataset', data_root=str(tmp_path),
+                             ann_file=ann_factory(IMAGES, anns), test_mode=True,
+                             data_prefix=dict(img='imgs/'), pipeline=pipeline))
+    assert ds.get_data_info(1)['group'] == ['faint', 'medium']
+    assert ds.get_data_info(0)['group'] == ['obvious']
+    sample = ds[1]['data_samples']
+    assert sample.metainfo['group'] == ['faint', 'medium']
+    np.testing.assert_allclose(sample.gt_instances.keypoints[:, 0],
+                               [[20.5, 30.0], [70.0, 40.25]])
