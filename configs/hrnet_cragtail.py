@@ -76,7 +76,7 @@ data_root = 'data/carcinosis/'
 meta_keys = ('id', 'img_id', 'img_path', 'ori_shape', 'img_shape',
              'input_size', 'input_center', 'input_scale', 'flip',
              'flip_direction', 'flip_indices', 'dataset_name', 'video_id',
-             'frame_id')
+             'frame_id', 'group')
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='PointRandomAffine', input_size=input_size,

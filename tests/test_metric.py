@@ -35,6 +35,44 @@ FRAMES = [
 ]
 
 
+def test_recall_per_group_hand_computed():
+    # frame 1: three true points, groups a, b, a; the two best predictions
+    # hit the first two; frame 2: one true point (b), missed
+    frames = [sample([[10, 10], [51, 50], [200, 200]], [0.9, 0.8, 0.7],
+                     [[10, 10], [50, 50], [90, 90]]),
+              sample([], [], [[30, 30]])]
+    frames[0]['group'] = ['a', 'b', 'a']
+    frames[1]['group'] = ['b']
+    m = evaluate(frames)
+    assert m['recall_a'] == pytest.approx(50.0) and m['num_gt_a'] == 2
+    assert m['recall_b'] == pytest.approx(50.0) and m['num_gt_b'] == 2
+    # at a headline threshold of 0.85 only the first prediction counts
+    m = evaluate(frames, score_thr=0.85)
+    assert m['recall_a'] == pytest.approx(50.0)
+    assert m['recall_b'] == pytest.approx(0.0)
+    # the matching is one-to-one: the point matched is the one assigned
+    frames = [sample([[20, 10]], [0.9], [[10, 10], [21, 10]])]
+    frames[0]['group'] = ['far', 'near']  # any names
+    m = evaluate(frames)
+    assert m['recall_near'] == pytest.approx(100.0) and m['recall_far'] == 0.0
+    # invisible points and their groups are dropped together
+    frames = [sample([[10, 10]], [0.9], [[10, 10], [50, 50]])]
+    frames[0]['gt_instances']['keypoints_visible'] = np.array([[0.], [1.]])
+    frames[0]['group'] = ['x', 'y']
+    m = evaluate(frames)
+    assert 'recall_x' not in m and m['recall_y'] == 0.0
+    # no groups: no group keys
+    assert not any(k.startswith('recall_') for k in evaluate(FRAMES))
+
+
+def test_group_count_mismatch_is_an_error():
+    frames = [sample([[10, 10]], [0.9], [[10, 10], [50, 50]])]
+    frames[0]['group'] = ['x']
+    frames[0]['img_path'] = 'v1/f3.jpg'
+    with pytest.raises(ValueError, match='v1/f3.jpg: 1 groups for 2 true points'):
+        evaluate(frames)
+
+
 def evaluate(frames, **kw):
     metric = METRICS.build(dict(type='PointLocalizationMetric', radii=(1., 5.),
                                 radius=5., **kw))

@@ -32,14 +32,17 @@ class CarcinosisDataset(BaseCocoStyleDataset):
         images:      [{id, file_name (relative to data_prefix.img), width,
                        height, video_id (optional), frame_id (optional)}]
         annotations: [{id, image_id, category_id: 1, keypoints: [x, y, v],
-                       num_keypoints: 1}]
+                       num_keypoints: 1, group (optional str)}]
         categories:  [{id: 1, name: "carcinosis",
                        keypoints: ["carcinosis"], skeleton: []}]
 
     ``v`` follows COCO: 0 not labelled (ignored), 1 or 2 labelled. Each
     sample holds ``keypoints`` (N, 1, 2) float32, ``keypoints_visible``
-    (N, 1), ``id`` (N annotation ids), ``img_id``, ``img_path``,
-    ``width``, ``height``, ``video_id``, ``frame_id``.
+    (N, 1), ``id`` (N annotation ids), ``group`` (N strings or None: the
+    annotation's optional ``group``, e.g. a salience tercile or an
+    anatomical region; the metric reports recall per group; add ``'group'``
+    to the pipeline's ``meta_keys`` to pass it on), ``img_id``,
+    ``img_path``, ``width``, ``height``, ``video_id``, ``frame_id``.
 
     Malformed files raise :class:`AnnotationError` naming the file and the
     record. Points outside their frame are dropped with one counted warning.
@@ -137,6 +140,9 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
                 or not np.isfinite(np.asarray(kp, dtype=np.float64)).all()):
             _fail(ann_file, where, 'keypoints must be [x, y, v] with finite '
                   f'numbers (one keypoint per annotation), got {kp!r}')
+        if not isinstance(ann.get('group', ''), str):
+            _fail(ann_file, where, 'group must be a string (e.g. "faint"), '
+                  f'got {ann["group"]!r}')
         xyv[j] = kp
         owner[j] = img_index[ann['image_id']]
 
@@ -160,6 +166,7 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
     counts = np.bincount(owner[keep], minlength=len(images))
     splits = np.split(kept_idx, np.cumsum(counts)[:-1]) if len(images) else []
     ann_ids = np.array([a['id'] for a in anns], dtype=object)
+    groups = np.array([a.get('group') for a in anns], dtype=object)
 
     data_list = []
     for i, (img, idx) in enumerate(zip(images, splits)):
@@ -175,5 +182,6 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
                 keypoints_visible=np.ones((len(idx), 1), dtype=np.float32),
                 category_id=np.ones(len(idx), dtype=np.int64),
                 id=list(ann_ids[idx]),
+                group=list(groups[idx]),
             ))
     return data_list

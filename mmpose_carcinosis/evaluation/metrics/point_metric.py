@@ -11,17 +11,18 @@ from mmpose.registry import METRICS
 from scipy.optimize import linear_sum_assignment
 
 
-def _count_matches(dist: np.ndarray, radius: float) -> int:
-    """Maximum number of one-to-one pairs with distance <= radius, given the
-    (M, N) distance matrix (ties broken by the smallest total distance)."""
+def _matched_gt(dist: np.ndarray, radius: float) -> np.ndarray:
+    """Indices of the true points matched by a maximum-cardinality
+    one-to-one matching of pairs with distance <= radius, given the (M, N)
+    distance matrix (ties broken by the smallest total distance)."""
     ok = dist <= radius
     if not ok.any():
-        return 0
+        return np.zeros(0, dtype=np.int64)
     # invalid pairs cost more than any full set of valid ones, so the
     # assignment first maximises the number of valid pairs
     big = radius * (min(dist.shape) + 1) + 1.0
     rows, cols = linear_sum_assignment(np.where(ok, dist, big))
-    return int(ok[rows, cols].sum())
+    return cols[ok[rows, cols]]
 
 
 def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
@@ -41,19 +42,35 @@ def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
 
 
 def prefix_matches(pred: np.ndarray, gt: np.ndarray, radius: float,
-                   counts) -> Dict[int, int]:
+                   counts, gt_mask_at: Optional[int] = None):
     """Matches of the first ``c`` predictions (sorted by score) for every
     ``c`` in ``counts``, from one distance matrix; each distinct ``c`` is
     assigned once.
 
+    Args:
+        pred (np.ndarray): (M, 2) predicted points, sorted by score.
+        gt (np.ndarray): (N, 2) true points.
+        radius (float): Matching radius.
+        counts (Iterable[int]): Prefix lengths.
+        gt_mask_at (int, optional): One of ``counts``; if given, also return
+            which true points the first ``gt_mask_at`` predictions match.
+
     Returns:
-        dict: ``{c: number of matched pairs}``.
+        dict: ``{c: number of matched pairs}``; with ``gt_mask_at`` also an
+        (N,) bool array of the matched true points.
     """
     counts = {int(c) for c in counts}
-    if len(pred) == 0 or len(gt) == 0:
-        return {c: 0 for c in counts}
-    dist = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)
-    return {c: _count_matches(dist[:c], radius) if c > 0 else 0 for c in counts}
+    out = {c: 0 for c in counts}
+    mask = np.zeros(len(gt), dtype=bool)
+    if len(pred) and len(gt):
+        dist = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)
+        for c in counts:
+            if c > 0:
+                cols = _matched_gt(dist[:c], radius)
+                out[c] = len(cols)
+                if c == gt_mask_at:
+                    mask[cols] = True
+    return out if gt_mask_at is None else (out, mask)
 
 
 def prf(tp, n_pred, n_gt):
@@ -87,6 +104,11 @@ class PointLocalizationMetric(BaseMetric):
       ``radius`` and the threshold achieving it (choose t on validation);
     - ``count_error``: mean absolute difference between the number of
       predicted and true points per frame (at ``score_thr``);
+    - ``recall_<group>`` (and ``num_gt_<group>``) for every value of the
+      true points' ``group`` (a per-frame list in the data sample, one
+      entry per true point, e.g. salience terciles ``faint``, ``medium``,
+      ``obvious``, or anatomical regions), at ``radius`` and
+      ``score_thr``; only when the annotations carry groups;
     - ``num_gt``, ``num_pred``: totals.
 
     Counts are pooled over all frames (micro-average). Each process keeps
@@ -130,8 +152,9 @@ class PointLocalizationMetric(BaseMetric):
         self.curve_file = curve_file
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Keep each frame's predicted points (sorted by score) and its
-        visible true points, in original-image pixels."""
+        """Keep each frame's predicted points (sorted by score), its
+        visible true points in original-image pixels, and their groups
+        (``ds['group']``, if present)."""
         for ds in data_samples:
             pred = ds['pred_instances']
             kpts = np.asarray(pred['keypoints'], dtype=np.float64).reshape(-1, 2)
@@ -140,12 +163,20 @@ class PointLocalizationMetric(BaseMetric):
             gt = ds.get('gt_instances', {})
             gt_kpts = np.asarray(gt.get('keypoints', np.zeros((0, 1, 2))),
                                  dtype=np.float64).reshape(-1, 2)
+            groups = ds.get('group')
+            groups = (np.full(len(gt_kpts), None, dtype=object) if groups is None
+                      else np.asarray(list(groups), dtype=object))
+            if len(groups) != len(gt_kpts):
+                raise ValueError(
+                    f'frame {ds.get("img_path", ds.get("img_id"))}: {len(groups)} '
+                    f'groups for {len(gt_kpts)} true points')
             vis = gt.get('keypoints_visible', None)
             if vis is not None:
-                gt_kpts = gt_kpts[np.asarray(vis).reshape(-1) > 0]
+                visible = np.asarray(vis).reshape(-1) > 0
+                gt_kpts, groups = gt_kpts[visible], groups[visible]
             self.results.append(
                 dict(img_id=ds.get('img_id'), pred=kpts[order],
-                     scores=scores[order], gt=gt_kpts))
+                     scores=scores[order], gt=gt_kpts, groups=groups))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
@@ -167,12 +198,15 @@ class PointLocalizationMetric(BaseMetric):
             # matches at each threshold and at the headline threshold
             tp = np.zeros((len(results), len(thrs)))
             tp_head = np.zeros(len(results))
+            hit = []  # per frame, which true points the headline matches
             for f, r in enumerate(results):
                 # the kept predictions are always a prefix of the sorted ones
-                m = prefix_matches(r['pred'], r['gt'], radius,
-                                   [*keep_at[f], n_head[f]])
+                m, mask = prefix_matches(r['pred'], r['gt'], radius,
+                                         [*keep_at[f], n_head[f]],
+                                         gt_mask_at=n_head[f])
                 tp[f] = [m[c] for c in keep_at[f]]
                 tp_head[f] = m[n_head[f]]
+                hit.append(mask)
             p, rc, f1 = prf(tp_head.sum(), n_head.sum(), n_gt.sum())
             tag = f'@{radius:g}'
             metrics.update({f'precision{tag}': 100 * p, f'recall{tag}': 100 * rc,
@@ -188,6 +222,7 @@ class PointLocalizationMetric(BaseMetric):
                 best = int(np.argmax(f1s)) if len(f1s) else None
                 metrics['best_f1'] = 100 * f1s[best] if best is not None else 0.0
                 metrics['best_thr'] = float(thrs[best]) if best is not None else 0.0
+                metrics.update(group_recall(results, hit))
         metrics['count_error'] = float(np.abs(n_head - n_gt).mean()) if len(results) else 0.0
         metrics['num_gt'] = int(n_gt.sum())
         metrics['num_pred'] = int(n_head.sum())
@@ -199,6 +234,28 @@ class PointLocalizationMetric(BaseMetric):
         logger.info(f'point metrics on {len(results)} frames: ' + ', '.join(
             f'{k}={v:.2f}' for k, v in metrics.items()))
         return metrics
+
+
+def group_recall(results: List[dict], hit: List[np.ndarray]) -> Dict[str, float]:
+    """Recall (percent) and number of true points per group.
+
+    Args:
+        results (list[dict]): Frames, each with ``groups`` (N,) object
+            array (None: no group).
+        hit (list[np.ndarray]): Per frame, (N,) bool: matched true points.
+
+    Returns:
+        dict: ``{'recall_<g>': ..., 'num_gt_<g>': ...}`` for every group.
+    """
+    groups = np.concatenate([r['groups'] for r in results] + [np.zeros(0, object)])
+    hits = np.concatenate(hit + [np.zeros(0, bool)])
+    named = groups != None  # noqa: E711 (element-wise)
+    out = {}
+    for g in sorted(set(groups[named])):
+        sel = groups == g
+        out[f'recall_{g}'] = 100.0 * hits[sel].mean()
+        out[f'num_gt_{g}'] = int(sel.sum())
+    return out
 
 
 def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
