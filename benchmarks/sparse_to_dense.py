@@ -1,11 +1,18 @@
 #!/usr/bin/env python
-"""Sparse-to-dense benchmark: MSE vs Hill vs Crag and Tail.
+"""Sparse-to-dense benchmark: MSE vs Hill vs Crag and Tail, and the
+dense-label ceiling.
 
-Trains the same network (backbone, schedule, seed, data) with each loss on
-training frames that carry only a few clicks, tests each on the dense test
-split, and writes a table (markdown + JSON) and a precision-recall plot.
+Trains the same network (backbone, schedule, data) with each loss on
+training frames that carry only a few clicks, once per training seed (0 1 2
+by default), tests each on the dense test split, and writes a table
+(markdown + JSON, mean and sample standard deviation over seeds) and a
+precision-recall plot. ``dense`` is the ceiling: Crag and Tail trained on
+the same frames with every nodule labelled. The generated data is the
+``varied`` preset with clicks biased to salient nodules (the annotators'
+bias); ``--preset classic`` gives the first generator (uniform clicks).
 
     python benchmarks/sparse_to_dense.py                       # default run
+    python benchmarks/sparse_to_dense.py --reuse               # finish it
     python benchmarks/sparse_to_dense.py --sweep-clicks 1 3 5 dense
     python benchmarks/sparse_to_dense.py --sweep-lambda 0.5 1.0 1.5 2.0
     python benchmarks/sparse_to_dense.py --ablation             # loss design
@@ -31,6 +38,16 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LOSS_CONFIGS = dict(mse='configs/hrnet_mse.py', hill='configs/hrnet_hill.py',
                     cragtail='configs/hrnet_cragtail.py')
+# methods of the comparison: (loss config, click budget; None: --clicks).
+# "dense" is the ceiling: Crag and Tail with every nodule labelled.
+METHODS = dict(mse=('mse', None), hill=('hill', None),
+               cragtail=('cragtail', None), dense=('cragtail', 'dense'))
+DEFAULT_SEEDS = (0, 1, 2)
+# generated frames are 480x270; nodule radius range per preset at that size
+# (varied: 2 to 8 px, i.e. 5 to 21 px at 1280x720: the generator's own 2 to
+# 12 px at 1280 would put the smallest nodules below one heatmap pixel of
+# the demo network)
+PRESET_RADIUS = dict(varied=('2', '8'), classic=('3', '7'))
 KEYS = ('f1', 'precision', 'recall', 'ap', 'best_f1', 'best_thr', 'count_error',
         'num_gt', 'num_pred')
 
@@ -38,8 +55,14 @@ KEYS = ('f1', 'precision', 'recall', 'ap', 'best_f1', 'best_thr', 'count_error',
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--losses', nargs='+', default=['mse', 'hill', 'cragtail'],
-                   choices=sorted(LOSS_CONFIGS))
+    p.add_argument('--losses', nargs='+', default=['mse', 'hill', 'cragtail', 'dense'],
+                   choices=sorted(METHODS),
+                   help='methods; "dense" = Crag and Tail on every nodule (ceiling)')
+    p.add_argument('--preset', choices=('varied', 'classic'), default='varied',
+                   help='generator preset (ignored with --data-root)')
+    p.add_argument('--click-bias', choices=('salient', 'uniform'),
+                   help='annotator model of the generated clicks (default: '
+                   'the preset\'s: varied salient, classic uniform)')
     p.add_argument('--base-config', default='configs/demo_cpu.py',
                    help='network, schedule and data pipeline for every run')
     p.add_argument('--data-root', help='your data set; default: generate one')
@@ -55,11 +78,12 @@ def parse_args(argv=None):
     p.add_argument('--epochs', type=int, help='override train_cfg.max_epochs')
     p.add_argument('--radius', type=float, help='headline matching radius '
                    '(default: the base config metric radius)')
-    p.add_argument('--seed', type=int, default=0,
-                   help='training seed; seed S > 0 runs under WORK_DIR/seed_S')
+    p.add_argument('--seed', type=int,
+                   help='one training seed instead of --seeds (outputs get a '
+                   '_seedS suffix); seed S > 0 runs under WORK_DIR/seed_S')
     p.add_argument('--seeds', type=int, nargs='+', metavar='SEED',
-                   help='repeat the loss comparison for these training seeds '
-                   '(same data) and add mean and standard deviation per loss')
+                   help='training seeds of the comparison (same data); mean and '
+                   'sample standard deviation per method (default: 0 1 2)')
     p.add_argument('--select', choices=('last', 'best-val'), default='last',
                    help='checkpoint to test: the last one, or the kept '
                    'checkpoint (epoch_*.pth) with the best validation AP')
@@ -73,7 +97,8 @@ def parse_args(argv=None):
     p.add_argument('--data-seed', type=int, default=0)
     p.add_argument('--videos', type=int, nargs=3, default=(6, 2, 4))
     p.add_argument('--frames-per-video', type=int, default=8)
-    p.add_argument('--work-dir', default='work_dirs/benchmark')
+    p.add_argument('--work-dir', help='default: work_dirs/benchmark/<preset>_'
+                   '<click bias> (generated data) or work_dirs/benchmark/<tag>')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='sparse_to_dense',
                    help='file name stem of the outputs')
@@ -86,11 +111,14 @@ def parse_args(argv=None):
 
 
 def generated_data(args, clicks):
-    root = osp.join(args.work_dir, f'data_clicks_{clicks}') + '/'
+    bias = args.click_bias or ('salient' if args.preset == 'varied' else 'uniform')
+    root = osp.join(args.work_dir, f'data_{args.preset}_{bias}_clicks_{clicks}') + '/'
     if not osp.isfile(osp.join(root, 'annotations', 'test.json')):
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_synthetic_dataset.py'),
                         root, '--seed', str(args.data_seed), '--clicks', clicks,
-                        '--size', '480', '270', '--nodule-radius', '3', '7',
+                        '--preset', args.preset, '--click-bias', bias,
+                        '--size', '480', '270',
+                        '--nodule-radius', *PRESET_RADIUS[args.preset],
                         '--videos', *map(str, args.videos),
                         '--frames-per-video', str(args.frames_per_video)], check=True)
     return root
@@ -212,6 +240,7 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     # 2) test on the dense test split at that threshold
     metrics_file = osp.join(work, 'test_metrics.json')
     subprocess.run(test + [ckpt, '--work-dir', work, '--out', metrics_file,
+                           '--dump', osp.join(work, 'test_predictions.pkl'),
                            '--cfg-options', f'test_evaluator.score_thr={thr}',
                            *args.cfg_options], check=True)
     with open(metrics_file) as f:
@@ -219,7 +248,9 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     with open(osp.join(work, 'pr_curve.json')) as f:
         curve = json.load(f)
     row = dict(loss=loss, seed=seed, **{k: m[f'point/{k}'] for k in KEYS})
-    row.update({k[len('point/'):]: v for k, v in m.items() if '@' in k})
+    # per radius, and recall per annotation group (salience tercile)
+    row.update({k[len('point/'):]: v for k, v in m.items()
+                if '@' in k or k.startswith(('point/recall_', 'point/num_gt_'))})
     row['val_thr'] = thr
     row['select'] = args.select
     row['epoch'] = checkpoint_epoch(ckpt)
@@ -300,10 +331,27 @@ def at_threshold(curve, radius, thr):
     return dict(f1_fixed=100 * f1, precision_fixed=100 * p, recall_fixed=100 * r)
 
 
+GROUP_ORDER = ('faint', 'medium', 'obvious')
+
+
+def group_keys(rows):
+    """``recall_<group>`` keys present in every row (salience terciles in
+    their natural order first, then other groups alphabetically)."""
+    common = set.intersection(*(set(r) for r in rows)) if rows else set()
+    names = [k[len('recall_'):] for k in common
+             if k.startswith('recall_') and not k.endswith('_fixed')]
+    names.sort(key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER
+                              else len(GROUP_ORDER), g))
+    return [f'recall_{g}' for g in names]
+
+
 def markdown(rows, radius, extra=()):
     radii = sorted({float(k.split('@')[1]) for k in rows[0] if k.startswith('f1@')})
+    groups = group_keys(rows)
     cols = list(extra) + ['loss', 'F1', 'precision', 'recall', 'AP', 'val thr',
-                          'count err.', 'F1 / P / R at t'] + [f'F1@{r:g}' for r in radii] + ['train s']
+                          'count err.', 'F1 / P / R at t'] + [
+        f'R {g[len("recall_"):]}' for g in groups] + [
+        f'F1@{r:g}' for r in radii] + ['train s']
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     for r in rows:
         vals = [str(r[e]) for e in extra] + [
@@ -311,7 +359,8 @@ def markdown(rows, radius, extra=()):
             f"{r['recall']:.1f}", f"{r['ap']:.1f}",
             f"{r['val_thr']:.2f}", f"{r['count_error']:.1f}",
             f"{r['f1_fixed']:.1f} / {r['precision_fixed']:.1f} / {r['recall_fixed']:.1f}"
-        ] + [f"{r[f'f1@{x:g}']:.1f}" for x in radii] + [f"{r['train_time_s']:.0f}"]
+        ] + [f"{r[g]:.1f}" for g in groups] + [
+            f"{r[f'f1@{x:g}']:.1f}" for x in radii] + [f"{r['train_time_s']:.0f}"]
         lines.append('| ' + ' | '.join(vals) + ' |')
     return (f'Test split, dense ground truth. Matching radius {radius:g} px '
             '(original frame pixels); F1, precision, recall at the score '
@@ -328,11 +377,15 @@ SUMMARY_KEYS = ('f1', 'precision', 'recall', 'ap', 'f1_fixed', 'recall_fixed',
 
 def summarize(rows, keys=SUMMARY_KEYS):
     """Mean and sample standard deviation over seeds of each (clicks, loss):
-    ``[{'loss', 'clicks', 'seeds', 'f1', 'f1_std', ...}]`` in row order."""
+    ``[{'loss', 'clicks', 'seeds', 'f1', 'f1_std', ...}]`` in row order.
+    Besides ``keys``: the per-group recalls every row has, and, when a
+    ``dense`` method is among the rows, ``of_dense``: the method's mean F1
+    as a percentage of the dense ceiling's mean F1."""
     import statistics
     groups = {}
     for r in rows:
         groups.setdefault((r.get('clicks'), r['loss']), []).append(r)
+    keys = tuple(keys) + tuple(group_keys(rows))
     out = []
     for (clicks, loss), rs in groups.items():
         s = dict(loss=loss, clicks=clicks, seeds=[r['seed'] for r in rs])
@@ -341,19 +394,53 @@ def summarize(rows, keys=SUMMARY_KEYS):
             s[k] = statistics.fmean(vals)
             s[f'{k}_std'] = statistics.stdev(vals) if len(vals) > 1 else 0.0
         out.append(s)
+    ceiling = [s['f1'] for s in out if s['loss'] == 'dense']
+    if len(ceiling) == 1 and ceiling[0] > 0:
+        for s in out:
+            s['of_dense'] = 100 * s['f1'] / ceiling[0]
+    return out
+
+
+def summary_by_method(summary):
+    """The summary as ``{method: {'f1_mean', 'f1_std', ...}}`` (the JSON
+    format other tools read); methods of click sweeps are keyed
+    ``'<loss> (<clicks> clicks)'``."""
+    budgets = {s['clicks'] for s in summary}
+    out = {}
+    for s in summary:
+        name = s['loss'] if len(budgets) == 1 else f"{s['loss']} ({s['clicks']} clicks)"
+        entry = dict(seeds=s['seeds'])
+        for k, v in s.items():
+            if k in ('loss', 'clicks', 'seeds') or k.endswith('_std'):
+                continue
+            entry[k if k == 'of_dense' else f'{k}_mean'] = v
+            if f'{k}_std' in s:
+                entry[f'{k}_std'] = s[f'{k}_std']
+        out[name] = entry
     return out
 
 
 def summary_markdown(summary):
+    groups = [k for k in summary[0] if k.startswith('recall_') and
+              not k.endswith(('_std', '_fixed'))] if summary else []
+    keys = list(SUMMARY_KEYS) + groups
     cols = ['clicks', 'loss', 'seeds', 'F1', 'precision', 'recall', 'AP',
-            'F1 at t', 'recall at t', 'count err.']
+            'F1 at t', 'recall at t', 'count err.'] + [
+        f'recall {g[len("recall_"):]}' for g in groups]
+    ceiling = 'of_dense' in summary[0] if summary else False
+    if ceiling:
+        cols.append('F1 / dense F1')
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     for s in summary:
-        lines.append('| ' + ' | '.join(
-            [str(s['clicks']), s['loss'], ' '.join(map(str, s['seeds']))] +
-            [f"{s[k]:.1f} ± {s[f'{k}_std']:.1f}" for k in SUMMARY_KEYS]) + ' |')
+        vals = ([str(s['clicks']), s['loss'], ' '.join(map(str, s['seeds']))] +
+                [f"{s[k]:.1f} ± {s[f'{k}_std']:.1f}" for k in keys])
+        if ceiling:
+            vals.append(f"{s['of_dense']:.0f}%")
+        lines.append('| ' + ' | '.join(vals) + ' |')
     return ('Mean ± sample standard deviation over training seeds (same '
-            'data); columns as in the per-seed table below.\n\n' +
+            'data); columns as in the per-seed table below; recall per '
+            'salience group at the validation-chosen threshold; F1 / dense '
+            'F1: the fraction of the dense-label ceiling reached.\n\n' +
             '\n'.join(lines) + '\n')
 
 
@@ -400,8 +487,8 @@ def variant_sweep(args, common, column, variants, stem, title):
         label = value if column == 'variant' else f'{column}={value:g}'
         row, curve = train_and_test(
             args, 'cragtail', data_root,
-            osp.join(seed_work_dir(args, args.seed), subdir), overrides, label,
-            args.seed)
+            osp.join(seed_work_dir(args, args.seed or 0), subdir), overrides, label,
+            args.seed or 0)
         row[column] = value
         rows.append(row)
         curves.append((label, curve))
@@ -419,7 +506,13 @@ def main(argv=None):
     args.radius_used = radius
     if args.fixed_thr is None:
         args.fixed_thr = base.model.head.decoder.decode_thr
-    common = dict(radius=radius, base_config=args.base_config, seed=args.seed,
+    bias = args.click_bias or ('salient' if args.preset == 'varied' else 'uniform')
+    if args.work_dir is None:
+        args.work_dir = osp.join('work_dirs', 'benchmark', args.tag if args.data_root
+                                 else f'{args.preset}_{bias}')
+    common = dict(radius=radius, preset=None if args.data_root else args.preset,
+                  click_bias=None if args.data_root else bias,
+                  base_config=args.base_config, seed=args.seed or 0,
                   select=args.select, data=args.data_root or 'generated')
 
     if args.ablation:
@@ -433,33 +526,42 @@ def main(argv=None):
             'lambda', 'Crag and Tail, lambda sweep')
         return
     budgets = args.sweep_clicks or [args.clicks]
-    seeds = args.seeds or [args.seed]
+    seeds = args.seeds or ([args.seed] if args.seed is not None else list(DEFAULT_SEEDS))
+    methods = list(args.losses)
+    if 'dense' in methods and (args.sweep_clicks or args.data_root):
+        # a sweep has its own dense budget; your data has no dense train labels
+        print('note: "dense" is left out (click sweep or --data-root)', flush=True)
+        methods.remove('dense')
     all_rows, curves = [], []
     for clicks in budgets:
-        data_root = args.data_root or generated_data(args, clicks)
         for seed in seeds:
-            for loss in args.losses:
+            for method in methods:
+                loss, budget = METHODS[method]
+                budget = budget or clicks
+                data_root = args.data_root or generated_data(args, budget)
                 row, curve = train_and_test(
                     args, loss, data_root,
-                    osp.join(seed_work_dir(args, seed), f'clicks_{clicks}', loss),
+                    osp.join(seed_work_dir(args, seed), f'clicks_{budget}', loss),
                     seed=seed)
-                row.update(clicks=clicks, seed=seed)
+                row.update(loss=method, clicks=clicks, seed=seed)
                 all_rows.append(row)
-                curves.append((f'{loss} ({clicks} clicks)' if args.sweep_clicks
-                               else loss, curve))
+                curves.append((f'{method} ({clicks} clicks)' if args.sweep_clicks
+                               else method, curve))
     stem = f'{args.tag}_clicks' if args.sweep_clicks else args.tag
+    if len(seeds) == 1 and args.seeds is None:
+        stem += f'_seed{seeds[0]}'  # keeps the default three-seed files
     extra = ('clicks', ) if args.sweep_clicks else ()
-    payload = dict(common, clicks=budgets if args.sweep_clicks else args.clicks,
+    payload = dict(common, seed=None, seeds=seeds,
+                   clicks=budgets if args.sweep_clicks else args.clicks,
                    runs=all_rows)
-    if args.seeds:
+    if len(seeds) > 1:
         extra += ('seed', )
     if args.select != 'last':
         extra += ('epoch', )  # of the chosen checkpoint
-    table = markdown(all_rows, radius, extra=extra)
-    if args.seeds:
-        stem += '_seeds'
-        payload.update(seeds=seeds, summary=summarize(all_rows))
-        table = summary_markdown(payload['summary']) + '\nPer seed:\n\n' + table
+    summary = summarize(all_rows)
+    payload['summary'] = summary_by_method(summary)
+    table = (summary_markdown(summary) + '\nPer seed:\n\n' +
+             markdown(all_rows, radius, extra=extra))
     write(args, stem, payload, table, curves, radius,
           'Sparse-to-dense: test precision-recall')
 

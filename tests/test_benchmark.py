@@ -122,3 +122,42 @@ def test_training_time_reads_any_saved_result(bench, tmp_path):
     # the last checkpoint of an interrupted training: not finished
     (tmp_path / 'last_checkpoint').write_text(osp.join(work, 'epoch_2.pth'))
     assert bench.training_time(work, 3) is None
+
+
+def test_summary_with_groups_and_dense_ceiling(bench):
+    def row(loss, seed, f1, faint):
+        r = {k: 1.0 for k in bench.SUMMARY_KEYS}
+        r.update(loss=loss, seed=seed, f1=f1, clicks='1-5', recall_faint=faint,
+                 recall_obvious=90.0, recall_medium=50.0)
+        return r
+
+    rows = [row('mse', 0, 40.0, 5.0), row('dense', 0, 80.0, 60.0),
+            row('mse', 1, 60.0, 15.0), row('dense', 1, 80.0, 70.0)]
+    summary = bench.summarize(rows)
+    mse, dense = summary
+    assert mse['recall_faint'] == pytest.approx(10.0)
+    assert mse['recall_faint_std'] == pytest.approx(50 ** 0.5)
+    # fraction of the dense ceiling: mean F1 over mean dense F1
+    assert mse['of_dense'] == pytest.approx(100 * 50.0 / 80.0)
+    assert dense['of_dense'] == pytest.approx(100.0)
+    # the JSON summary other tools read
+    by = bench.summary_by_method(summary)
+    assert set(by) == {'mse', 'dense'}
+    assert by['mse']['f1_mean'] == pytest.approx(50.0)
+    assert by['mse']['f1_std'] == pytest.approx(200 ** 0.5)
+    assert by['mse']['recall_faint_mean'] == pytest.approx(10.0)
+    assert by['mse']['of_dense'] == pytest.approx(62.5)
+    assert by['mse']['seeds'] == [0, 1]
+    table = bench.summary_markdown(summary)
+    assert 'recall faint | recall medium | recall obvious | F1 / dense F1 |' in table
+    assert '| 10.0 ± 7.1 | 50.0 ± 0.0 | 90.0 ± 0.0 | 62% |' in table
+    # per-seed rows show the group recalls in their natural order
+    assert bench.group_keys(rows) == ['recall_faint', 'recall_medium', 'recall_obvious']
+
+
+def test_default_run_is_three_seeds_with_the_ceiling(bench):
+    args = bench.parse_args([])
+    assert args.losses == ['mse', 'hill', 'cragtail', 'dense']
+    assert bench.DEFAULT_SEEDS == (0, 1, 2) and args.seeds is None
+    assert (args.preset, args.click_bias) == ('varied', None)
+    assert bench.METHODS['dense'] == ('cragtail', 'dense')

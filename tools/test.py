@@ -3,10 +3,12 @@
 interface).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.json]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+        [--dump PREDS.pkl] [--show-dir DIR] [--cfg-options k=v ...]
+        [--launcher pytorch]
 
-``--out`` writes the metrics as JSON; ``--show-dir`` saves frames with the
-predicted (filled) and true (ring) points drawn.
+``--out`` writes the metrics as JSON; ``--dump`` the per-frame predictions
+(MMEngine's ``DumpResults``, as MMPose's own ``--dump``); ``--show-dir``
+saves frames with the predicted (filled) and true (ring) points drawn.
 """
 import argparse
 import json
@@ -24,6 +26,7 @@ def parse_args(argv=None):
     p.add_argument('checkpoint', help='checkpoint file')
     p.add_argument('--work-dir', help='the dir to save evaluation results')
     p.add_argument('--out', help='write the metrics to this JSON file')
+    p.add_argument('--dump', help='write the per-frame predictions to this .pkl')
     p.add_argument('--show-dir', help='save drawn predictions here')
     p.add_argument('--show-num', type=int, default=8,
                    help='how many frames --show-dir draws')
@@ -46,6 +49,14 @@ def main(argv=None):
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PointVisualizationHook', out_dir=args.show_dir,
                  max_frames=args.show_num)]
+    if args.dump:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--dump must end with .pkl or .pickle, got {args.dump}')
+        evaluators = cfg.test_evaluator
+        if not isinstance(evaluators, (list, tuple)):
+            evaluators = [evaluators]
+        cfg.test_evaluator = [*evaluators, dict(type='DumpResults',
+                                                out_file_path=args.dump)]
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     if args.out and runner.rank == 0:
