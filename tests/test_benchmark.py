@@ -161,3 +161,28 @@ def test_default_run_is_three_seeds_with_the_ceiling(bench):
     assert bench.DEFAULT_SEEDS == (0, 1, 2) and args.seeds is None
     assert (args.preset, args.click_bias) == ('varied', None)
     assert bench.METHODS['dense'] == ('cragtail', 'dense')
+
+
+def test_false_positive_kinds_on_a_constructed_frame():
+    spec = importlib.util.spec_from_file_location(
+        'false_positives', osp.join(ROOT, 'benchmarks', 'false_positives.py'))
+    fp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fp)
+    import numpy as np
+    frame = dict(img_id=7, ori_shape=(40, 80), pred_instances=dict(
+        # a hit, a duplicate beside it, one on a glint, one on tissue, and a
+        # low-scoring one on a streak
+        keypoints=np.array([[10, 10], [13, 10], [50, 30], [70, 5], [30, 30]],
+                           np.float32).reshape(-1, 1, 2),
+        keypoint_scores=np.array([0.9, 0.8, 0.7, 0.6, 0.2]).reshape(-1, 1)),
+        gt_instances=dict(keypoints=np.array([[11, 10]], np.float32).reshape(-1, 1, 2)))
+    distractors = {'7': [[51, 31, 'glint'], [30, 33, 'streak']]}
+    tp, kinds, scores = fp.classify([frame], distractors, 5.0, 0.5)
+    assert tp.tolist() == [True, False, False, False]
+    assert kinds.tolist() == ['', 'duplicate', 'glint', 'tissue']
+    tp, kinds, _ = fp.classify([frame], distractors, 5.0, -np.inf)
+    assert kinds.tolist()[-1] == 'streak'
+    # area within 5 px of the two look-alikes, sampled every pixel: two
+    # discs of 81 grid points each (no overlap) in 40 x 80
+    assert fp.lookalike_area([frame], distractors, 5.0, step=1) == pytest.approx(
+        100 * 2 * 81 / 3200)

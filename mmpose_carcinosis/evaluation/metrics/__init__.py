@@ -1,3 +1,3 @@
-from .point_metric import PointLocalizationMetric, match_points
+from .point_metric import PointLocalizationMetric, match_pairs, match_points
 
-__all__ = ['PointLocalizationMetric', 'match_points']
+__all__ = ['PointLocalizationMetric', 'match_pairs', 'match_points']

@@ -11,18 +11,27 @@ from mmpose.registry import METRICS
 from scipy.optimize import linear_sum_assignment
 
 
-def _matched_gt(dist: np.ndarray, radius: float) -> np.ndarray:
-    """Indices of the true points matched by a maximum-cardinality
-    one-to-one matching of pairs with distance <= radius, given the (M, N)
-    distance matrix (ties broken by the smallest total distance)."""
+def _assign(dist: np.ndarray, radius: float):
+    """Maximum-cardinality one-to-one matching of pairs with distance <=
+    radius, given the (M, N) distance matrix (ties broken by the smallest
+    total distance): the matched (rows, cols)."""
     ok = dist <= radius
     if not ok.any():
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     # invalid pairs cost more than any full set of valid ones, so the
     # assignment first maximises the number of valid pairs
     big = radius * (min(dist.shape) + 1) + 1.0
     rows, cols = linear_sum_assignment(np.where(ok, dist, big))
-    return cols[ok[rows, cols]]
+    valid = ok[rows, cols]
+    return rows[valid], cols[valid]
+
+
+def match_pairs(pred: np.ndarray, gt: np.ndarray, radius: float):
+    """The pairs of :func:`match_points`: indices ``(pred_idx, gt_idx)``
+    of the matched predicted (M, 2) and true (N, 2) points."""
+    if len(pred) == 0 or len(gt) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return _assign(np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1), radius)
 
 
 def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
@@ -66,7 +75,7 @@ def prefix_matches(pred: np.ndarray, gt: np.ndarray, radius: float,
         dist = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)
         for c in counts:
             if c > 0:
-                cols = _matched_gt(dist[:c], radius)
+                _, cols = _assign(dist[:c], radius)
                 out[c] = len(cols)
                 if c == gt_mask_at:
                     mask[cols] = True
