@@ -43,7 +43,7 @@ def data_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('e2e') / 'data') + '/'
     run([sys.executable, 'tools/make_synthetic_dataset.py', root, '--seed', '1',
          '--videos', '2', '1', '1', '--frames-per-video', '2', '--size', '480',
-         '270', '--nodule-radius', '3', '7'])
+         '270', '--nodule-radius', '2', '8'])
     return root
 
 
@@ -105,7 +105,13 @@ def test_test_tool_writes_metrics_and_pictures(trained, data_root, tmp_path):
     for key in ('point/f1', 'point/precision', 'point/recall', 'point/ap'):
         assert 0.0 <= metrics[key] <= 100.0
     assert metrics['point/num_gt'] > 0  # dense test ground truth
-    assert len(glob.glob(str(tmp_path / 'vis' / '*.png'))) == 2
+    # the generated truth carries salience groups: recall per group, and
+    # the groups account for every true point
+    assert sum(metrics[f'point/num_gt_{g}'] for g in ('faint', 'medium', 'obvious')) \
+        == metrics['point/num_gt']
+    assert 0.0 <= metrics['point/recall_faint'] <= 100.0
+    # pictures keep the frame's path under images/ (test/v..._f....png)
+    assert len(glob.glob(str(tmp_path / 'vis' / 'test' / '*.png'))) == 2
 
 
 def test_mmpose_stock_train_tool(data_root, tmp_path):
