@@ -7,7 +7,7 @@ import pytest
 from mmengine.logging import MMLogger
 from mmpose.registry import DATASETS
 
-from mmpose_carcinosis.datasets import AnnotationError
+from mmpose_carcinosis.datasets import AnnotationError, DataCheckError
 
 IMAGES = [
     dict(id=1, file_name='a.jpg', width=96, height=64, video_id=3, frame_id=0),
@@ -23,6 +23,8 @@ CATS = [dict(id=1, name='carcinosis', keypoints=['carcinosis'], skeleton=[])]
 
 
 def build(ann_file, **kw):
+    # parsing only: these frames have no image files
+    kw.setdefault('check_files', False)
     return DATASETS.build(dict(type='CarcinosisDataset', ann_file=ann_file,
                                data_prefix=dict(img='imgs/'), pipeline=[], **kw))
 
@@ -150,3 +152,30 @@ def test_groups_are_kept_per_point_and_packed(tmp_path, ann_factory):
     assert sample.metainfo['group'] == ['faint', 'medium']
     np.testing.assert_allclose(sample.gt_instances.keypoints[:, 0],
                                [[20.5, 30.0], [70.0, 40.25]])
+
+
+def test_missing_and_twice_listed_frames_refuse_or_skip(tmp_path, ann_factory):
+    # every problem at once, each naming the file and the record; with
+    # skip_invalid the frames are dropped, counted and listed
+    (tmp_path / 'imgs').mkdir()
+    cv2.imwrite(str(tmp_path / 'imgs' / 'a.jpg'), np.zeros((64, 96, 3), np.uint8))
+    images = [IMAGES[0], IMAGES[1], dict(IMAGES[0], id=9)]  # b.jpg missing; a.jpg twice
+    ann = ann_factory(images, ANNS, name='frames.json')
+    cfg = dict(type='CarcinosisDataset', ann_file=ann, data_root=str(tmp_path),
+               data_prefix=dict(img='imgs/'), pipeline=[])
+    with pytest.raises(DataCheckError) as e:
+        DATASETS.build(cfg)
+    lines = str(e.value).splitlines()
+    assert '2 problem(s)' in lines[0]
+    assert any('frames.json: images[1] (id=2): image file' in l and 'b.jpg does not exist' in l
+               for l in lines)
+    assert any('frames.json: images[2] (id=9): a.jpg is already listed by images[0] (id=1)'
+               in l for l in lines)
+    logger = MMLogger.get_instance('skip-test', log_file=str(tmp_path / 'run.log'))
+    MMLogger._instance_dict.move_to_end('skip-test')  # make it the current one
+    ds = DATASETS.build(dict(cfg, skip_invalid=True))
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == [1]
+    assert len(ds.skipped) == 2
+    listed = (tmp_path / 'skipped_frames.jsonl').read_text()
+    assert 'b.jpg does not exist' in listed and 'frames.json' in listed
+    del logger

@@ -568,7 +568,8 @@ def generate(out, num_videos=(6, 2, 2), frames_per_video=8, size=(640, 360),
         raise ValueError(f'click_bias must be one of {CLICK_BIASES}, got {click_bias!r}')
     if nodule_radius is None:
         k = size[0] / 1280
-        nodule_radius = tuple(max(MIN_RADIUS, v * k) for v in VARIED_RADIUS_1280)
+        lo, hi = (v * k for v in VARIED_RADIUS_1280)
+        nodule_radius = (max(MIN_RADIUS, lo), max(2 * MIN_RADIUS, hi))
     if not 0 < nodule_radius[0] < nodule_radius[1]:
         raise ValueError(f'nodule radius must satisfy 0 < min < max, got {nodule_radius}')
     return _generate_varied(out, num_videos, frames_per_video, size,

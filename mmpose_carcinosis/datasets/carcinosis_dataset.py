@@ -10,6 +10,8 @@ from mmengine.logging import MMLogger
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
+from .checks import cheap_image_problems
+
 METAINFO_FILE = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'metainfo',
     'carcinosis.py')
@@ -17,6 +19,11 @@ METAINFO_FILE = osp.join(
 
 class AnnotationError(ValueError):
     """A malformed annotation file; the message names the file and record."""
+
+
+class DataCheckError(AnnotationError):
+    """Frames whose image files are missing or listed twice; the message
+    lists every one, with file and record."""
 
 
 @DATASETS.register_module()
@@ -46,18 +53,31 @@ class CarcinosisDataset(BaseCocoStyleDataset):
 
     Malformed files raise :class:`AnnotationError` naming the file and the
     record. Points outside their frame are dropped with one counted warning.
+    Before any training, the image files are checked (cheap checks of
+    :mod:`.checks`: missing files, a frame listed twice); on problems the
+    dataset refuses to build (:class:`DataCheckError`, every problem on its
+    own line) unless ``skip_invalid=True``, which drops those frames with a
+    counted warning and lists them in ``skipped_frames.jsonl`` beside the
+    run's log. ``tools/check_dataset.py`` runs the full checks.
 
     Args:
         data_mode (str): Only ``'bottomup'`` is meaningful here.
+        check_files (bool): Run the cheap file checks. Defaults to True.
+        skip_invalid (bool): Skip frames that fail them instead of
+            refusing. Defaults to False.
         **kwargs: see :class:`mmpose.datasets.BaseCocoStyleDataset`.
     """
 
     METAINFO: dict = dict(from_file=METAINFO_FILE)
 
-    def __init__(self, *args, data_mode: str = 'bottomup', **kwargs):
+    def __init__(self, *args, data_mode: str = 'bottomup',
+                 check_files: bool = True, skip_invalid: bool = False, **kwargs):
         if data_mode != 'bottomup':
             raise ValueError(f'{type(self).__name__} supports only '
                              f'data_mode="bottomup", got {data_mode!r}')
+        self.check_files = check_files
+        self.skip_invalid = skip_invalid
+        self.skipped: List[str] = []
         super().__init__(*args, data_mode=data_mode, **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -71,8 +91,39 @@ class CarcinosisDataset(BaseCocoStyleDataset):
                 except json.JSONDecodeError as e:
                     raise AnnotationError(
                         f'{self.ann_file}: not valid JSON ({e})') from None
-        return parse_carcinosis_annotations(raw, self.ann_file,
-                                            self.data_prefix.get('img', ''))
+        img_prefix = self.data_prefix.get('img', '')
+        data_list = parse_carcinosis_annotations(raw, self.ann_file, img_prefix)
+        if self.check_files:
+            data_list = self._drop_invalid(data_list, cheap_image_problems(
+                raw['images'], self.ann_file, img_prefix))
+        return data_list
+
+    def _drop_invalid(self, data_list: List[dict], problems) -> List[dict]:
+        """Refuse (``DataCheckError``) or, with ``skip_invalid``, drop the
+        frames with problems, warn with their count and list them in
+        ``skipped_frames.jsonl`` beside the current log file."""
+        if not problems:
+            return data_list
+        lines = '\n'.join(str(p) for p in problems)
+        if not self.skip_invalid:
+            raise DataCheckError(
+                f'{len(problems)} problem(s) with the frames of {self.ann_file}:\n'
+                f'{lines}\nFix them (tools/check_dataset.py CONFIG runs every '
+                'check), or skip these frames with skip_invalid=True in the '
+                'dataset config.')
+        bad = {p.image_id for p in problems}
+        self.skipped = [str(p) for p in problems]
+        logger = MMLogger.get_current_instance()
+        log_file = getattr(logger, 'log_file', None)
+        where = ''
+        if log_file:
+            where = osp.join(osp.dirname(log_file), 'skipped_frames.jsonl')
+            with open(where, 'a') as f:
+                f.write(json.dumps(dict(ann_file=self.ann_file, problems=self.skipped)) + '\n')
+            where = f'; listed in {where}'
+        logger.warning(f'{self.ann_file}: skipped {len(bad)} frame(s) with '
+                       f'{len(problems)} problem(s) (skip_invalid=True){where}:\n{lines}')
+        return [d for d in data_list if d['img_id'] not in bad]
 
 
 def _fail(ann_file, where, msg):
