@@ -27,6 +27,9 @@ auto_scale_lr = dict(base_batch_size=16)
 default_hooks = dict(
     checkpoint=dict(save_best='point/f1', rule='greater', max_keep_ckpts=3),
     logger=dict(interval=10))
+# every training epoch seeded from (seed, epoch, rank): a resumed run repeats
+# the uninterrupted one exactly (MMEngine keeps no random state)
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='EpochSeedHook')]
 
 # codec: all points of a frame into one Gaussian heatmap; decode with
 # max-pool NMS, score threshold and top-k (k = 30 nodules per frame)
