@@ -158,3 +158,44 @@ def test_resume_is_exact(data_root, tmp_path, workers):
     diff = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
     moved = max(float((a[k].float() - first[k].float()).abs().max()) for k in a)
     assert diff == 0.0 and moved > 0  # the second epoch did change the weights
+
+
+FAKE_SRUN = r'''#!/usr/bin/env bash
+# a stand-in for Slurm's srun: runs --ntasks copies of the command locally
+n=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -p|-N|-J) shift 2 ;;
+    --ntasks=*) n=${1#--ntasks=}; shift ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+pids=()
+for ((i = 0; i < n; i++)); do
+  SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_NTASKS=$n SLURM_NODELIST=fake-node "$@" &
+  pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+exit $status
+'''
+
+
+def test_slurm_launcher_on_cpu(data_root, tmp_path):
+    # tools/slurm_train.sh with MMPose's conventions, under a fake srun and
+    # scontrol: 2 tasks train on the CPU with gloo
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text(FAKE_SRUN)
+    (bin_dir / 'scontrol').write_text('#!/usr/bin/env bash\necho 127.0.0.1\n')
+    for f in ('srun', 'scontrol'):
+        os.chmod(bin_dir / f, 0o755)
+    port = str(29500 + os.getpid() % 200)
+    work = tmp_path / 'work'
+    log = run(['bash', 'tools/slurm_train.sh', 'cpu', 'carcinosis', CONFIG, str(work),
+               '--cfg-options', *data_options(data_root, 1)],
+              env=dict(PATH=f'{bin_dir}:{os.environ["PATH"]}', PYTHON=sys.executable,
+                       GPUS='2', GPUS_PER_NODE='0', MASTER_PORT=port))
+    assert osp.isfile(work / 'epoch_1.pth')
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log

@@ -1,5 +1,6 @@
 """Distributed training on machines without a GPU (torch.distributed + gloo)."""
 import os
+import subprocess
 
 import torch
 import torch.distributed as torch_dist
@@ -7,7 +8,8 @@ from mmengine.config import Config
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
-    """Make an MMEngine ``launcher='pytorch'`` run work on CPU-only machines.
+    """Make an MMEngine ``launcher='pytorch'`` or ``'slurm'`` run work on
+    CPU-only machines.
 
     MMEngine 0.10.7 calls ``torch.cuda.set_device`` before initialising the
     process group and wraps the model in DDP with ``device_ids=[LOCAL_RANK]``;
@@ -22,9 +24,11 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     """
     if launcher == 'none' or torch.cuda.is_available():
         return
-    if launcher != 'pytorch':
+    if launcher == 'slurm':
+        _slurm_env()
+    elif launcher != 'pytorch':
         raise NotImplementedError(
-            f'launcher={launcher!r} without a GPU: use torchrun (pytorch)')
+            f'launcher={launcher!r} without a GPU: use torchrun (pytorch) or slurm')
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel', broadcast_buffers=False,
@@ -35,3 +39,17 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
         torch_dist.init_process_group(
             backend='gloo', rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']))
+
+
+def _slurm_env() -> None:
+    """RANK, WORLD_SIZE, LOCAL_RANK and the master's address from Slurm's
+    variables, as MMEngine's slurm launcher derives them (it also calls
+    ``torch.cuda.set_device``, which fails without a GPU)."""
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        node_list = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {node_list} | head -n1')
