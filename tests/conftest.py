@@ -1,6 +1,9 @@
 import json
+import sys
 
 import pytest
+
+import helpers
 
 import mmpose_carcinosis  # noqa: F401  (registers the plugin)
 from mmpose.utils import register_all_modules  # noqa: E402
@@ -22,3 +25,22 @@ def ann_factory(tmp_path):
                                                 annotations=annotations,
                                                 **extra))
     return make
+
+
+# a small generated set and the demo config trained on it for 2 epochs,
+# shared by the end-to-end and export tests
+@pytest.fixture(scope='session')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('e2e') / 'data') + '/'
+    helpers.run([sys.executable, 'tools/make_synthetic_dataset.py', root, '--seed', '1',
+         '--videos', '2', '1', '1', '--frames-per-video', '2', '--size', '480',
+         '270', '--nodule-radius', '2', '8'])
+    return root
+
+
+@pytest.fixture(scope='session')
+def trained(data_root, tmp_path_factory):
+    work = str(tmp_path_factory.mktemp('work'))
+    log = helpers.run([sys.executable, 'tools/train.py', helpers.CONFIG, '--work-dir', work,
+               '--cfg-options', *helpers.data_options(data_root, 2)])
+    return work, log

@@ -15,44 +15,9 @@ import mmpose
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'demo_cpu.py')
+from helpers import CONFIG, ROOT, data_options, run
+
 pytestmark = pytest.mark.timeout(900)
-
-
-def run(args, cwd=ROOT, env=None):
-    full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
-    p = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True)
-    assert p.returncode == 0, f'{args} failed:\n{p.stdout[-4000:]}\n{p.stderr[-6000:]}'
-    return p.stdout + p.stderr
-
-
-def data_options(data_root, epochs):
-    opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
-            'default_hooks.logger.interval=1']
-    for split in ('train', 'val', 'test'):
-        opts += [f'{split}_dataloader.dataset.data_root={data_root}',
-                 f'{split}_dataloader.batch_size=2',
-                 f'{split}_dataloader.num_workers=0',
-                 f'{split}_dataloader.persistent_workers=False']
-    return opts
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('e2e') / 'data') + '/'
-    run([sys.executable, 'tools/make_synthetic_dataset.py', root, '--seed', '1',
-         '--videos', '2', '1', '1', '--frames-per-video', '2', '--size', '480',
-         '270', '--nodule-radius', '2', '8'])
-    return root
-
-
-@pytest.fixture(scope='module')
-def trained(data_root, tmp_path_factory):
-    work = str(tmp_path_factory.mktemp('work'))
-    log = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work,
-               '--cfg-options', *data_options(data_root, 2)])
-    return work, log
 
 
 def scalars(work):

@@ -164,15 +164,8 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
             - batch_scores (List[np.ndarray]): B arrays of shape (M_b, K);
               entries below ``decode_thr`` are 0.
         """
-        heatmaps = batch_heatmaps.detach().float()
-        B, K, H, W = heatmaps.shape
-        peaks = batch_heatmap_nms(heatmaps, self.decode_nms_kernel)
-        k = min(self.decode_topk, H * W)
-        scores, idx = peaks.flatten(2).topk(k, dim=-1)  # (B, K, k)
-        xy = torch.stack((idx % W, idx // W), dim=-1).float()  # (B, K, k, 2)
-        if self.decode_subpixel:
-            xy = xy + self._subpixel_offsets(heatmaps, idx)
-        xy = xy * xy.new_tensor(self.scale_factor)
+        B = batch_heatmaps.shape[0]
+        xy, scores = self.decode_tensors(batch_heatmaps.detach())
         valid = scores >= self.decode_thr
         scores = scores * valid
         # (B, k, K, ...) layout: one row per decoded instance
@@ -182,6 +175,30 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
             valid.cpu().numpy()
         return ([xy[b][valid[b]] for b in range(B)],
                 [scores[b][valid[b]] for b in range(B)])
+
+    def decode_tensors(self, heatmaps: Tensor) -> Tuple[Tensor, Tensor]:
+        """The tensor part of :meth:`batch_decode`, without the threshold:
+        max-pool NMS, top-k and sub-pixel refinement, in torch operations
+        only (traceable: ``tools/export_onnx.py`` puts it in the graph).
+
+        Args:
+            heatmaps (Tensor): Scores in [0, 1], shape (B, K, H, W).
+
+        Returns:
+            tuple:
+            - xy (Tensor): (B, K, k, 2) peaks in input-image pixels, best first.
+            - scores (Tensor): (B, K, k).
+        """
+        heatmaps = heatmaps.float()
+        B, K, H, W = heatmaps.shape
+        peaks = batch_heatmap_nms(heatmaps, self.decode_nms_kernel)
+        k = min(self.decode_topk, H * W)
+        scores, idx = peaks.flatten(2).topk(k, dim=-1)  # (B, K, k)
+        xy = torch.stack((idx % W, torch.div(idx, W, rounding_mode='floor')),
+                         dim=-1).float()  # (B, K, k, 2)
+        if self.decode_subpixel:
+            xy = xy + self._subpixel_offsets(heatmaps, idx)
+        return xy * xy.new_tensor(self.scale_factor), scores
 
     @staticmethod
     def _subpixel_offsets(heatmaps: Tensor, idx: Tensor) -> Tensor:
@@ -197,7 +214,7 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         """
         B, K, H, W = heatmaps.shape
         padded = F.pad(heatmaps, (1, 1, 1, 1), mode='replicate').flatten(2)
-        y, x = idx // W + 1, idx % W + 1
+        y, x = torch.div(idx, W, rounding_mode='floor') + 1, idx % W + 1
         Wp = W + 2
 
         def at(dy, dx):  # log-score of the (dy, dx) neighbours: (B, K, k)

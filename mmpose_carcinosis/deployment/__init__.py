@@ -1,0 +1,3 @@
+from .onnx_export import PointModelForExport, export_onnx, onnx_metadata
+
+__all__ = ['PointModelForExport', 'export_onnx', 'onnx_metadata']
