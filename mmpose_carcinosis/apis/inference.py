@@ -1,0 +1,63 @@
+"""Batched inference of a point model on frames (arrays)."""
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.dataset import Compose, pseudo_collate
+
+from ..utils import stored_score_thr
+
+
+def init_point_model(config: str, checkpoint: str, device: str = 'cpu',
+                     score_thr: Optional[float] = None, cfg_options: Optional[dict] = None):
+    """MMPose's ``init_model`` plus the score threshold that travels with
+    the model: ``score_thr`` if given, else the one chosen on validation and
+    stored in the checkpoint (``meta.score_thr``), else the config's
+    ``decode_thr``. The decoder keeps the points reaching it.
+
+    Returns:
+        tuple: the model (eval mode), the threshold and where it came from.
+    """
+    from mmengine.config import Config
+    from mmpose.apis import init_model
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.model.backbone.init_cfg = None  # the checkpoint holds every weight
+    model = init_model(cfg, checkpoint, device=device).eval()
+    source = 'command line'
+    if score_thr is None:
+        score_thr, source = stored_score_thr(checkpoint)
+    if score_thr is None:
+        score_thr, source = float(model.head.decoder.decode_thr), 'config decode_thr'
+    model.head.decoder.decode_thr = float(score_thr)
+    return model, float(score_thr), source
+
+
+@torch.no_grad()
+def inference_point_frames(model, frames: Sequence[np.ndarray], pipeline=None
+                           ) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Points of a batch of frames: MMPose's ``inference_bottomup`` (test
+    pipeline, ``pseudo_collate``, ``test_step``) for several frames at once.
+
+    Args:
+        model: A bottom-up point model (``init_point_model``).
+        frames (Sequence[np.ndarray]): BGR uint8 frames (H, W, 3), any sizes.
+        pipeline (Compose, optional): The test pipeline; built from the
+            model's config if not given.
+
+    Returns:
+        list[tuple]: per frame, points (M, 2) in frame pixels and scores (M,),
+        best first, above the decoder's threshold.
+    """
+    if pipeline is None:
+        pipeline = Compose(model.cfg.test_dataloader.dataset.pipeline)
+    batch = pseudo_collate([pipeline(dict(img=f, **model.dataset_meta)) for f in frames])
+    out = []
+    for sample in model.test_step(batch):
+        pred = sample.pred_instances
+        pts = np.asarray(pred.keypoints, np.float32).reshape(-1, 2)
+        scores = np.asarray(pred.keypoint_scores, np.float32).reshape(-1)
+        order = np.argsort(-scores, kind='stable')
+        out.append((pts[order], scores[order]))
+    return out
