@@ -49,3 +49,22 @@ def test_picture_name():
     # outside the image folder, or no folder known: the path without its root
     assert picture_name('/x/v1/f.jpg', '/d/images') == osp.join('x', 'v1', 'f.png')
     assert picture_name('/x/v1/f.jpeg', None) == osp.join('x', 'v1', 'f.png')
+
+
+def test_score_threshold_hook_keeps_the_validated_threshold():
+    from mmpose_carcinosis.engine import ScoreThresholdHook
+    hook = ScoreThresholdHook()
+    runner = SimpleNamespace(epoch=4)
+    ckpt = dict(meta=dict(epoch=4))
+    hook.before_save_checkpoint(runner, ckpt)
+    assert 'score_thr' not in ckpt['meta']  # nothing validated yet
+    hook.after_val_epoch(runner, {'point/best_thr': 0.07, 'point/f1': 80.0})
+    hook.before_save_checkpoint(runner, ckpt)
+    assert ckpt['meta']['score_thr'] == 0.07
+    assert 'after epoch 4' in ckpt['meta']['score_thr_source']
+    # resumed from that checkpoint: carried on until the next validation
+    fresh = ScoreThresholdHook()
+    fresh.after_load_checkpoint(runner, ckpt)
+    later = dict(meta={})
+    fresh.before_save_checkpoint(runner, later)
+    assert later['meta']['score_thr'] == 0.07

@@ -100,3 +100,24 @@ def test_mmpose_inferencer_as_client(trained, inputs, tmp_path):
     saved = json.loads((tmp_path / 'pred' / 'clip.json').read_text())
     assert [f['frame_id'] for f in saved] == list(range(8))
     assert (tmp_path / 'vis' / 'clip.mp4').is_file()
+
+
+def test_store_threshold_then_applied_by_default(trained, data_root, tmp_path):
+    from helpers import data_options
+
+    from mmpose_carcinosis.utils import stored_score_thr
+    work, _ = trained
+    ckpt = str(tmp_path / 'model.pth')
+    shutil.copy(osp.join(work, 'epoch_2.pth'), ckpt)
+    assert stored_score_thr(ckpt) == (None, None)
+    log = run([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path),
+               '--store-thr', '--out', str(tmp_path / 'val.json'),
+               '--cfg-options', *data_options(data_root, 2)])
+    val = json.loads((tmp_path / 'val.json').read_text())
+    thr, source = stored_score_thr(ckpt)
+    assert thr == pytest.approx(val['point/best_thr']) and 'tools/test.py --store-thr' in source
+    assert f'stored score_thr={thr:g}' in log
+    frame = sorted(glob.glob(osp.join(data_root, 'images', 'test', '*.jpg')))[0]
+    log = run([sys.executable, 'tools/infer.py', CONFIG, ckpt, frame,
+               '--out-dir', str(tmp_path / 'out'), '--no-draw'])
+    assert f'score threshold {thr:g} (point/best_thr on validation' in log

@@ -9,6 +9,10 @@ interface).
 ``--out`` writes the metrics as JSON; ``--dump`` the per-frame predictions
 (MMEngine's ``DumpResults``, as MMPose's own ``--dump``); ``--show-dir``
 saves frames with the predicted (filled) and true (ring) points drawn.
+``--store-thr`` evaluates on the validation split instead, decoding down
+to ``--decode-floor``, and stores the threshold with the best F1 in the
+checkpoint's ``meta.score_thr`` (the file is rewritten in place, and the
+old and new values are printed), for the tools that apply the model.
 """
 import argparse
 import json
@@ -28,6 +32,11 @@ def parse_args(argv=None):
     p.add_argument('--out', help='write the metrics to this JSON file')
     p.add_argument('--dump', help='write the per-frame predictions to this .pkl')
     p.add_argument('--show-dir', help='save drawn predictions here')
+    p.add_argument('--store-thr', action='store_true',
+                   help='choose the threshold on the validation split and store '
+                   'it in the checkpoint')
+    p.add_argument('--decode-floor', type=float, default=0.001,
+                   help='lowest score decoded with --store-thr')
     p.add_argument('--show-num', type=int, default=8,
                    help='how many frames --show-dir draws')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -45,6 +54,10 @@ def main(argv=None):
     cfg = load_run_config(args.config, args.cfg_options, args.launcher,
                           args.work_dir)
     cfg.load_from = args.checkpoint
+    if args.store_thr:  # validation split, decoded down to the floor
+        cfg.test_dataloader = cfg.val_dataloader
+        cfg.test_evaluator = cfg.val_evaluator
+        cfg.model.head.decoder.decode_thr = args.decode_floor
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PointVisualizationHook', out_dir=args.show_dir,
@@ -62,7 +75,25 @@ def main(argv=None):
     if args.out and runner.rank == 0:
         with open(args.out, 'w') as f:
             json.dump(metrics, f, indent=2)
+    if args.store_thr and runner.rank == 0:
+        store_threshold(args.checkpoint, metrics['point/best_thr'],
+                        f'point/best_thr on validation (tools/test.py --store-thr, '
+                        f'decode floor {args.decode_floor:g}); best F1 '
+                        f'{metrics["point/best_f1"]:.2f}')
     return metrics
+
+
+def store_threshold(checkpoint, thr, source):
+    """Rewrite ``checkpoint`` with ``meta.score_thr = thr`` (atomically)."""
+    import torch
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    meta = state.setdefault('meta', {})
+    old = meta.get('score_thr')
+    meta.update(score_thr=float(thr), score_thr_source=source)
+    tmp = checkpoint + '.tmp'
+    torch.save(state, tmp)
+    os.replace(tmp, checkpoint)
+    print(f'stored score_thr={thr:g} in {checkpoint} (was {old}); {source}')
 
 
 if __name__ == '__main__':
