@@ -1,0 +1,205 @@
+"""Stage two: a student learns from the clicks and from a teacher's
+confident predictions (self-training), as MMDetection's semi-supervised
+detectors hold a student and a teacher in one model."""
+import copy
+import math
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MessageHub, MMLogger
+from mmengine.model import BaseModel
+from mmengine.runner import load_checkpoint
+from mmpose.codecs.utils import batch_heatmap_nms
+from mmpose.registry import MODELS
+from torch import Tensor
+
+
+def gaussian_kernel(sigma: float, radius: int) -> Tensor:
+    """(1, 1, 2r+1, 2r+1) Gaussian with peak 1."""
+    ax = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-(ax[:, None]**2 + ax[None, :]**2) / (2 * sigma**2))
+    return g[None, None]
+
+
+def disk_kernel(radius: float) -> Tensor:
+    """(1, 1, 2r+1, 2r+1) indicator of the disk of ``radius`` pixels."""
+    r = int(math.ceil(radius))
+    ax = torch.arange(-r, r + 1, dtype=torch.float32)
+    return ((ax[:, None]**2 + ax[None, :]**2) <= radius**2).float()[None, None]
+
+
+def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: float,
+                        high_thr: float, low_thr: float, click_radius: float,
+                        nms_kernel: int = 3, weight: float = 1.0
+                        ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
+    """Pseudo-labelled targets from a teacher's score heatmap.
+
+    Peaks of the teacher (max-pool NMS) scoring at least ``high_thr`` and
+    farther than ``click_radius`` heatmap pixels from every click become
+    Gaussians of spread ``sigma`` and height ``weight``, merged by maximum
+    with the clicks' target (clicks always stay positives). Peaks in
+    ``[low_thr, high_thr)`` away from clicks are ignored: a disk of
+    ``click_radius`` around each is masked out of the loss. Every other
+    pixel keeps the clicks' target (the loss's tail for unlabeled pixels).
+
+    Args:
+        teacher_scores (Tensor): (B, 1, H, W) scores in [0, 1].
+        click_target (Tensor): (B, 1, H, W) the clicks' Gaussian target
+            (max-merged, peak 1 at each click).
+        sigma (float): The codec's sigma (heatmap pixels).
+        high_thr, low_thr (float): Score thresholds, low <= high.
+        click_radius (float): Heatmap pixels; peaks nearer a click are the
+            click's own.
+        nms_kernel (int): Max-pool NMS kernel.
+        weight (float): Height of the pseudo Gaussians (the ramp).
+
+    Returns:
+        tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
+        statistics (number of pseudo and ignored peaks per frame).
+    """
+    peaks = batch_heatmap_nms(teacher_scores.float(), nms_kernel)
+    # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
+    near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
+    far = ~near_click & (peaks > 0)
+    pseudo = far & (peaks >= high_thr)
+    ignore = far & (peaks >= low_thr) & ~pseudo
+    r = int(math.ceil(3 * sigma))
+    splat = F.conv2d(pseudo.float(), gaussian_kernel(sigma, r).to(peaks), padding=r)
+    target = torch.maximum(click_target.float(), weight * splat.clamp(max=1.0))
+    disk = disk_kernel(click_radius).to(peaks)
+    ignored = F.conv2d(ignore.float(), disk, padding=disk.shape[-1] // 2) > 0
+    mask = (~(ignored & (target <= 0))).float()
+    stats = dict(pseudo_per_frame=pseudo.flatten(1).sum(1).float().mean(),
+                 ignored_per_frame=ignore.flatten(1).sum(1).float().mean())
+    return target, mask, stats
+
+
+@MODELS.register_module()
+class PointSelfTraining(BaseModel):
+    """Student and teacher point models; the student learns from the clicks
+    and from the teacher's confident predictions.
+
+    Both are built from ``detector`` (a stage-one config's ``model``) and
+    initialised from the stage-one checkpoint ``stage_one``. The teacher is
+    frozen (no gradient, eval mode); with MMDetection's ``MeanTeacherHook``
+    in ``custom_hooks`` it follows an exponential moving average of the
+    student instead. In each training step the teacher sees the batch as
+    augmented (the weak view) and the student the same geometry with
+    photometric noise; :func:`make_pseudo_targets` turns the teacher's
+    heatmap into the student's target and loss mask. The pseudo Gaussians'
+    height ramps linearly from 0 to 1 over ``ramp_iters`` iterations.
+
+    Args:
+        detector (dict): The stage-one model config (a
+            ``BottomupPoseEstimator`` with a ``PointHeatmapHead``).
+        stage_one (str, optional): Stage-one checkpoint for both networks.
+        high_thr (float): Teacher score for a pseudo label (choose it on the
+            dense validation split: ``benchmarks/stage_two.py`` reads it off
+            the stage-one validation curve).
+        low_thr (float): Lower end of the ignored band; ``low_thr ==
+            high_thr`` disables the band.
+        click_radius (float): Heatmap pixels around a click whose peaks
+            belong to the click. Defaults to 2.5 (10 px at stride 4).
+        ramp_iters (int): Iterations over which pseudo labels ramp in.
+        student_noise (dict): Photometric noise of the student's view on
+            normalised inputs: ``brightness`` (additive, uniform +-),
+            ``contrast`` (multiplicative, uniform 1 +-), ``noise`` (Gaussian
+            std).
+        predict_on (str): ``'student'`` or ``'teacher'`` for val/test.
+        data_preprocessor (dict, optional): Defaults to the detector's.
+    """
+
+    def __init__(self,
+                 detector: dict,
+                 stage_one: Optional[str] = None,
+                 high_thr: float = 0.5,
+                 low_thr: float = 0.2,
+                 click_radius: float = 2.5,
+                 ramp_iters: int = 100,
+                 student_noise: dict = dict(brightness=0.2, contrast=0.2, noise=0.05),
+                 predict_on: str = 'student',
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = detector.get('data_preprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not 0 <= low_thr <= high_thr:
+            raise ValueError(f'need 0 <= low_thr <= high_thr, got {low_thr}, {high_thr}')
+        if predict_on not in ('student', 'teacher'):
+            raise ValueError(f'predict_on must be student|teacher, got {predict_on!r}')
+        detector = copy.deepcopy(detector)
+        detector.pop('data_preprocessor', None)
+        self.student = MODELS.build(detector)
+        self.teacher = MODELS.build(copy.deepcopy(detector))
+        self.teacher.requires_grad_(False)
+        self.stage_one = stage_one
+        self.high_thr, self.low_thr = high_thr, low_thr
+        self.click_radius = click_radius
+        self.ramp_iters = ramp_iters
+        self.student_noise = dict(student_noise or {})
+        self.predict_on = predict_on
+
+    def init_weights(self):
+        """Both networks from the stage-one checkpoint (if given)."""
+        super().init_weights()
+        if self.stage_one:
+            logger = MMLogger.get_current_instance()
+            for net in (self.student, self.teacher):
+                load_checkpoint(net, self.stage_one, map_location='cpu', logger=logger)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()  # BN statistics of the teacher stay as they are
+        return self
+
+    @property
+    def head(self):
+        """The head of the network that predicts (``predict_on``)."""
+        return getattr(self, self.predict_on).head
+
+    @property
+    def dataset_meta(self):
+        return self.student.dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta):
+        self.student.dataset_meta = meta
+        self.teacher.dataset_meta = meta
+
+    def ramp(self) -> float:
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        return 1.0 if self.ramp_iters <= 0 else min(1.0, (it + 1) / self.ramp_iters)
+
+    def student_view(self, inputs: Tensor) -> Tensor:
+        """The same pixels with per-image brightness, contrast and noise."""
+        b = inputs.shape[0]
+        n = self.student_noise
+        shape = (b, 1, 1, 1)
+        x = inputs * (1 + (torch.rand(shape, device=inputs.device) * 2 - 1)
+                      * n.get('contrast', 0.0))
+        x = x + (torch.rand(shape, device=inputs.device) * 2 - 1) * n.get('brightness', 0.0)
+        if n.get('noise', 0.0):
+            x = x + torch.randn_like(x) * n['noise']
+        return x
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        net = getattr(self, self.predict_on)
+        return net.forward(inputs, data_samples, mode=mode)
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        head = self.student.head
+        with torch.no_grad():
+            teacher_scores = self.teacher.head.activate(
+                self.teacher.head.forward(self.teacher.extract_feat(inputs)))
+        clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(teacher_scores)
+        codec = head.decoder
+        target, mask, stats = make_pseudo_targets(
+            teacher_scores, clicks, float(codec.sigma), self.high_thr, self.low_thr,
+            self.click_radius, int(codec.decode_nms_kernel), self.ramp())
+        logits = head.forward(self.student.extract_feat(self.student_view(inputs)))
+        loss = head.loss_module(logits, target, None, mask)
+        return dict(loss_kpt=loss, **{k: v.detach() for k, v in stats.items()},
+                    pseudo_weight=torch.tensor(self.ramp()))

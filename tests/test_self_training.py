@@ -1,0 +1,64 @@
+"""Stage two: pseudo targets from a teacher's heatmap, and the
+student/teacher wrapper."""
+import math
+
+import pytest
+import torch
+
+from mmpose_carcinosis.models import make_pseudo_targets
+
+
+def gaussian(h, w, x, y, sigma):
+    """A click's target as the codec writes it: cut at a 3 sigma window."""
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32),
+                            torch.arange(w, dtype=torch.float32), indexing='ij')
+    g = torch.exp(-((xs - x)**2 + (ys - y)**2) / (2 * sigma**2))
+    r = math.ceil(3 * sigma)
+    return g * (((xs - x).abs() <= r) & ((ys - y).abs() <= r))
+
+
+def test_pseudo_targets_on_a_constructed_frame():
+    h = w = 20
+    sigma = 1.5
+    clicks = gaussian(h, w, 5, 5, sigma)[None, None]  # one click at (5, 5)
+    t = torch.full((1, 1, h, w), 0.01)
+    t[0, 0, 6, 5] = 0.9    # (x 5, y 6): the clicked nodule itself -> stays the click's
+    t[0, 0, 15, 15] = 0.8  # far, confident -> pseudo label
+    t[0, 0, 4, 15] = 0.3   # (x 15, y 4): far, in the band -> ignored
+    t[0, 0, 15, 3] = 0.1   # below the band -> nothing
+    target, mask, stats = make_pseudo_targets(t, clicks, sigma, high_thr=0.5, low_thr=0.2,
+                                              click_radius=2.5, nms_kernel=3, weight=0.5)
+    # the click stays a positive with its own Gaussian
+    assert target[0, 0, 5, 5] == 1.0
+    # a pseudo Gaussian of height 0.5 at (15, 15), spread sigma
+    assert target[0, 0, 15, 15] == pytest.approx(0.5)
+    assert target[0, 0, 15, 16] == pytest.approx(0.5 * math.exp(-1 / (2 * sigma**2)))
+    assert target[0, 0, 15, 19] == pytest.approx(0.5 * math.exp(-16 / (2 * sigma**2)))
+    # nothing at the clicked nodule's teacher peak beyond the click's Gaussian
+    assert target[0, 0, 6, 5] == pytest.approx(float(clicks[0, 0, 6, 5]))
+    # the band peak: a disk of radius 2.5 masked out, nothing added
+    assert target[0, 0, 4, 15] == 0.0
+    assert mask[0, 0, 4, 15] == 0 and mask[0, 0, 4, 17] == 0 and mask[0, 0, 6, 16] == 0
+    assert mask[0, 0, 4, 18] == 1 and mask[0, 0, 7, 15] == 1   # 3 px away
+    # everything else is valid, including the low peak and the click
+    assert mask.sum() == h * w - int((torch.arange(-2, 3)[:, None]**2 +
+                                      torch.arange(-2, 3)[None]**2 <= 6.25).sum())
+    assert mask[0, 0, 15, 3] == 1 and target[0, 0, 15, 3] == 0
+    assert stats['pseudo_per_frame'] == 1 and stats['ignored_per_frame'] == 1
+    # no band (low == high): nothing ignored; weight 0: no pseudo labels yet
+    _, mask, stats = make_pseudo_targets(t, clicks, sigma, 0.5, 0.5, 2.5, 3, 0.0)
+    assert mask.min() == 1 and stats['ignored_per_frame'] == 0
+    target0, _, _ = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 0.0)
+    assert torch.equal(target0, clicks)
+
+
+def test_masked_pixels_carry_no_gradient():
+    from mmpose_carcinosis.models import CragTailLoss
+    logits = torch.randn(1, 1, 8, 8, requires_grad=True)
+    target = torch.zeros(1, 1, 8, 8)
+    target[0, 0, 2, 2] = 1.0
+    mask = torch.ones(1, 1, 8, 8)
+    mask[0, 0, 5:, 5:] = 0
+    CragTailLoss()(logits, target, None, mask).backward()
+    assert logits.grad[0, 0, 5:, 5:].abs().max() == 0
+    assert logits.grad[0, 0, :5, :5].abs().max() > 0
