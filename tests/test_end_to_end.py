@@ -164,3 +164,28 @@ def test_slurm_launcher_on_cpu(data_root, tmp_path):
                        GPUS='2', GPUS_PER_NODE='0', MASTER_PORT=port))
     assert osp.isfile(work / 'epoch_1.pth')
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
+
+
+def test_two_stages_through_the_runner(trained, data_root, tmp_path):
+    # stage two from the stage-one checkpoint, a frozen teacher, the pseudo
+    # label quality logged against the training frames' dense truth, and a
+    # resume of stage two
+    stage_one = osp.join(trained[0], 'epoch_2.pth')
+    cfg2 = osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')
+    opts = data_options(data_root, 2) + [f'model.stage_one={stage_one}',
+                                         'model.high_thr=0.0101', 'model.low_thr=0.01']
+    work = tmp_path / 'stage2'
+    log = run([sys.executable, 'tools/train.py', cfg2, '--work-dir', str(work),
+               '--cfg-options', *opts])
+    assert 'pseudo labels after epoch 2' in log and 'pseudo/precision' in log
+    rows = scalars(str(work))
+    assert any('pseudo_per_frame' in r for r in rows)
+    state = torch.load(work / 'epoch_2.pth')['state_dict']
+    first = torch.load(stage_one)['state_dict']
+    # the frozen teacher is still the stage-one model; the student moved
+    key = 'backbone.conv1.weight'
+    assert torch.equal(state[f'teacher.{key}'], first[key])
+    assert not torch.equal(state[f'student.{key}'], first[key])
+    log = run([sys.executable, 'tools/train.py', cfg2, '--work-dir', str(work), '--resume',
+               '--cfg-options', *data_options(data_root, 3), f'model.stage_one={stage_one}'])
+    assert 'resumed epoch: 2' in log and osp.isfile(work / 'epoch_3.pth')

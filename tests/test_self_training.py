@@ -62,3 +62,71 @@ def test_masked_pixels_carry_no_gradient():
     CragTailLoss()(logits, target, None, mask).backward()
     assert logits.grad[0, 0, 5:, 5:].abs().max() == 0
     assert logits.grad[0, 0, :5, :5].abs().max() > 0
+
+
+def _wrapper(**kw):
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+    cfg = Config.fromfile('configs/demo_cpu_stage2.py')
+    cfg.model.update(kw)
+    return MODELS.build(cfg.model)
+
+
+def _batch(model, n=2):
+    from mmpose.structures import PoseDataSample
+    from mmengine.structures import PixelData, InstanceData
+    codec = model.student.head.decoder
+    w, h = codec.input_size
+    hw, hh = codec.heatmap_size
+    samples = []
+    for i in range(n):
+        s = PoseDataSample(metainfo=dict(flip_indices=[0]))
+        heat = torch.zeros(1, hh, hw)
+        heat[0, 10 + i, 20] = 1.0
+        s.gt_fields = PixelData(heatmaps=heat)
+        s.gt_instances = InstanceData(keypoints=torch.tensor([[[80.0, 40.0 + 4 * i]]]))
+        samples.append(s)
+    return torch.randn(n, 3, h, w), samples
+
+
+def test_teacher_gets_no_gradient_and_stays_in_eval(monkeypatch):
+    import os
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    model = _wrapper()
+    model.train()
+    assert not model.teacher.training and model.student.training
+    inputs, samples = _batch(model)
+    losses = model(inputs, samples, mode='loss')
+    losses['loss_kpt'].backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.student.parameters())
+    assert {'pseudo_per_frame', 'ignored_per_frame', 'pseudo_weight'} <= set(losses)
+
+
+def test_mean_teacher_hook_follows_the_formula(monkeypatch):
+    # MMDetection's MeanTeacherHook on our wrapper:
+    # teacher = (1 - m) * teacher + m * student
+    import os
+    from types import SimpleNamespace
+
+    from mmdet.engine.hooks import MeanTeacherHook
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    model = _wrapper()
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(torch.randn_like(p))
+    t0 = {k: v.clone() for k, v in model.teacher.named_parameters()}
+    s = dict(model.student.named_parameters())
+    hook = MeanTeacherHook(momentum=0.01)
+    runner = SimpleNamespace(model=model, iter=5)  # a resumed run: no initial copy
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 5)
+    for k, v in model.teacher.named_parameters():
+        torch.testing.assert_close(v, 0.99 * t0[k] + 0.01 * s[k])
+    # at the first iteration the hook copies the student into the teacher
+    hook.before_train(SimpleNamespace(model=model, iter=0))
+    for k, v in model.teacher.named_parameters():
+        torch.testing.assert_close(v, s[k])

@@ -1,0 +1,103 @@
+"""Precision and recall of stage two's pseudo labels on the training frames,
+against their dense truth (where it exists: generated data, or a densely
+annotated subset)."""
+import copy
+import os.path as osp
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpose.registry import DATASETS, HOOKS
+
+from mmpose_carcinosis.evaluation import match_pairs
+
+
+@HOOKS.register_module()
+class PseudoLabelQualityHook(Hook):
+    """After every ``interval`` training epochs, run the teacher of a
+    :class:`PointSelfTraining` model on the training frames (test
+    pipeline, no augmentation) and score its pseudo labels: predictions at
+    or above ``high_thr`` farther than ``radius`` pixels from every click.
+    Against the frames' dense truth (``dense_ann_file``, relative to the
+    training data root), matched one-to-one within ``radius``:
+
+    - ``pseudo/precision``: matched pseudo labels / pseudo labels;
+    - ``pseudo/recall``: matched / true nodules farther than ``radius``
+      from every click (the unclicked ones);
+    - ``pseudo/per_frame``: pseudo labels per frame.
+
+    Logged and written to the visualizer's scalars (percent).
+
+    Args:
+        dense_ann_file (str): e.g. ``'annotations/train_dense.json'`` (the
+            generator writes it).
+        radius (float): Matching radius and click neighbourhood, frame
+            pixels. Defaults to 10.
+        interval (int): Epochs between checks. Defaults to 1.
+        batch_size (int): Defaults to 4.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, dense_ann_file: str, radius: float = 10.0, interval: int = 1,
+                 batch_size: int = 4):
+        self.dense_ann_file = dense_ann_file
+        self.radius = radius
+        self.interval = interval
+        self.batch_size = batch_size
+        self._dataset = None
+        self._clicks = None
+
+    def _build(self, runner):
+        train = runner.cfg.train_dataloader.dataset
+        cfg = dict(type=train.type, data_root=train.get('data_root', ''),
+                   data_prefix=train.get('data_prefix', dict(img='')),
+                   ann_file=self.dense_ann_file, test_mode=True,
+                   pipeline=copy.deepcopy(runner.cfg.val_dataloader.dataset.pipeline))
+        self._dataset = DATASETS.build(cfg)
+        clicks = DATASETS.build(dict(cfg, ann_file=train.ann_file, pipeline=[]))
+        self._clicks = {clicks.get_data_info(i)['img_path']:
+                        clicks.get_data_info(i)['keypoints'].reshape(-1, 2)
+                        for i in range(len(clicks))}
+
+    @torch.no_grad()
+    def after_train_epoch(self, runner) -> None:
+        if not self.every_n_epochs(runner, self.interval) or runner.rank != 0:
+            return
+        if self._dataset is None:
+            self._build(runner)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        teacher = model.teacher
+        tp = n_pseudo = n_truth = 0
+        for start in range(0, len(self._dataset), self.batch_size):
+            items = [self._dataset[i] for i in
+                     range(start, min(start + self.batch_size, len(self._dataset)))]
+            data = model.data_preprocessor(pseudo_collate(items), False)
+            for sample in teacher(data['inputs'], data['data_samples'], mode='predict'):
+                pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
+                scores = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
+                truth = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
+                clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
+                pts = pts[(scores >= model.high_thr) & ~self._near(pts, clicks)]
+                truth = truth[~self._near(truth, clicks)]
+                tp += len(match_pairs(pts, truth, self.radius)[0])
+                n_pseudo += len(pts)
+                n_truth += len(truth)
+        stats = {'pseudo/precision': 100.0 * tp / max(n_pseudo, 1),
+                 'pseudo/recall': 100.0 * tp / max(n_truth, 1),
+                 'pseudo/per_frame': n_pseudo / max(len(self._dataset), 1)}
+        runner.logger.info(f'pseudo labels after epoch {runner.epoch + 1} (teacher >= '
+                           f'{model.high_thr:g}, unclicked truth of '
+                           f'{osp.basename(self.dense_ann_file)}): ' + ', '.join(
+                               f'{k} {v:.1f}' for k, v in stats.items()))
+        runner.visualizer.add_scalars(stats, step=runner.epoch + 1)
+        for k, v in stats.items():
+            runner.message_hub.update_scalar(f'train/{k}', v)
+
+    def _near(self, pts, clicks):
+        if not len(pts) or not len(clicks):
+            return np.zeros(len(pts), bool)
+        return (np.linalg.norm(pts[:, None] - clicks[None], axis=-1) <= self.radius).any(1)

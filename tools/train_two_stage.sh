@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Usage: tools/train_two_stage.sh STAGE1_CONFIG STAGE2_CONFIG WORK_DIR [train.py args...]
+# Stage one (sparse clicks, Crag and Tail), then stage two (self-training from
+# the stage-one model) in WORK_DIR/stage1 and WORK_DIR/stage2. The stage-one
+# checkpoint handed over is its last one; --resume continues whichever stage
+# was interrupted (a finished stage one is not trained again).
+#   tools/train_two_stage.sh configs/demo_cpu.py configs/demo_cpu_stage2.py work_dirs/two_stage
+set -euo pipefail
+STAGE1=$1
+STAGE2=$2
+WORK=$3
+shift 3
+PYTHON=${PYTHON:-python}
+DIR="$(cd "$(dirname "$0")" && pwd)"
+max_epochs() {
+  "$PYTHON" -c "import sys; from mmengine.config import Config; print(Config.fromfile(sys.argv[1]).train_cfg.max_epochs)" "$1"
+}
+last="$WORK/stage1/epoch_$(max_epochs "$STAGE1").pth"
+if [ -f "$last" ]; then
+  echo "== stage one already trained: $last"
+else
+  echo "== stage one: $STAGE1 -> $WORK/stage1"
+  "$PYTHON" "$DIR/train.py" "$STAGE1" --work-dir "$WORK/stage1" "$@"
+fi
+echo "== stage two: $STAGE2 -> $WORK/stage2 (from $last)"
+"$PYTHON" "$DIR/train.py" "$STAGE2" --work-dir "$WORK/stage2" "$@" \
+    --cfg-options "model.stage_one=$last"
