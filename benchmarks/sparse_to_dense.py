@@ -143,17 +143,25 @@ def seed_work_dir(args, seed):
     return args.work_dir if seed == 0 else osp.join(args.work_dir, f'seed_{seed}')
 
 
-def run_config(args, loss, data_root, work, overrides=None, seed=0):
+def head_cfg(cfg):
+    """The point head's config, also inside a stage-two wrapper."""
+    return cfg.model.head if 'head' in cfg.model else cfg.model.detector.head
+
+
+def run_config(args, loss, data_root, work, overrides=None, seed=0, config=None):
     """Write the merged config of one run; return its path, how it
     compares with the one already there (``'same'``, ``'same_training'``:
     only evaluation settings differ, or ``'changed'``, or none yet) and the
     merged config itself.
-    ``overrides``: flat ``{'a.b.c': value}`` changes of this run only."""
+    ``overrides``: flat ``{'a.b.c': value}`` changes of this run only.
+    ``config``: a whole config for this run (e.g. stage two) instead of
+    ``--base-config`` with the head of ``LOSS_CONFIGS[loss]``."""
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, args.base_config))
-    variant = Config.fromfile(osp.join(ROOT, LOSS_CONFIGS[loss]))
-    for key in ('loss', 'score_activation', 'init_cfg'):
-        cfg.model.head[key] = variant.model.head[key]
+    cfg = Config.fromfile(osp.join(ROOT, config or args.base_config))
+    if config is None:
+        variant = Config.fromfile(osp.join(ROOT, LOSS_CONFIGS[loss]))
+        for key in ('loss', 'score_activation', 'init_cfg'):
+            cfg.model.head[key] = variant.model.head[key]
     if overrides:
         cfg.merge_from_dict(overrides)
     for split in ('train', 'val', 'test'):
@@ -174,7 +182,7 @@ def run_config(args, loss, data_root, work, overrides=None, seed=0):
         for ev in ('val_evaluator', 'test_evaluator'):
             cfg[ev].update(radii=radii, radius=args.radius)
     # decode with a low floor; the operating threshold is chosen on val
-    cfg.model.head.decoder.decode_thr = args.decode_floor
+    head_cfg(cfg).decoder.decode_thr = args.decode_floor
     cfg.randomness = dict(seed=seed)
     cfg.test_evaluator.curve_file = osp.join(work, 'pr_curve.json')
     # not directly in ``work``: MMEngine's Runner dumps its own merged config
@@ -197,14 +205,14 @@ def training_signature(cfg):
     """The config text without the evaluation-only decode floor: runs with
     equal signatures train the same model."""
     cfg = copy.deepcopy(cfg)
-    cfg.model.head.decoder.decode_thr = None
+    head_cfg(cfg).decoder.decode_thr = None
     return cfg.pretty_text
 
 
 def train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                   seed=0):
+                   seed=0, config=None):
     cfg, status, merged = run_config(args, loss, data_root, work, overrides,
-                                     seed)
+                                     seed, config)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
     # one result per checkpoint choice, so that both can be reused
     done = osp.join(work, 'result.json' if args.select == 'last'

@@ -3,6 +3,7 @@ threshold off a curve, checkpoint selection and the seed summary (the
 training runs themselves are covered by ``test_end_to_end.py``)."""
 import importlib.util
 import json
+import os
 import os.path as osp
 
 import pytest
@@ -186,3 +187,62 @@ def test_false_positive_kinds_on_a_constructed_frame():
     # discs of 81 grid points each (no overlap) in 40 x 80
     assert fp.lookalike_area([frame], distractors, 5.0, step=1) == pytest.approx(
         100 * 2 * 81 / 3200)
+
+
+def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
+    # the runs themselves are faked: what each method is given (checkpoint,
+    # threshold read off the stage-one validation curve, schedule), and the
+    # summary with the share of the stage-one-to-dense gap closed
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import stage_two
+    curve = {'10': dict(thresholds=[0.8, 0.5, 0.3, 0.1], precision=[1.0, 0.95, 0.9, 0.6],
+                        recall=[0.1, 0.3, 0.5, 0.8])}
+    assert stage_two.high_threshold(curve, 10.0, 0.9) == 0.3
+    assert stage_two.high_threshold(curve, 10.0, 0.99) == 0.8
+    assert stage_two.high_threshold(curve, 10.0, 1.1) == 0.8  # none reaches it
+    calls = []
+    f1 = dict(cragtail=60.0, control=61.0, stage2=70.0, stage2_ema=66.0)
+
+    def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
+                            seed=0, config=None):
+        os.makedirs(work, exist_ok=True)
+        if work.endswith(osp.join('clicks_1-5', 'cragtail')):
+            with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+                f.write(osp.join(work, 'epoch_30.pth'))
+            with open(osp.join(work, 'val_pr_curve.json'), 'w') as f:
+                json.dump(curve, f)
+        method = 'dense' if 'clicks_dense' in work else (
+            label or (loss if config else 'cragtail'))
+        calls.append((method, overrides, config))
+        value = 80.0 if method == 'dense' else f1[method] + seed
+        row = {k: value for k in stage_two.s2d.SUMMARY_KEYS}
+        row.update(loss=loss, seed=seed, val_thr=0.1, precision_fixed=0.0, train_time_s=1.0)
+        return row, {'10': dict(thresholds=[0.5], precision=[1.0], recall=[0.5])}
+
+    monkeypatch.setattr(stage_two.s2d, 'train_and_test', fake_train_and_test)
+    monkeypatch.setattr(stage_two.s2d, 'generated_data', lambda args, clicks: 'data/')
+    monkeypatch.setattr(stage_two.s2d, 'markdown', lambda *a, **k: '')
+    monkeypatch.setattr(stage_two.s2d, 'plot', lambda *a, **k: None)
+    work_dir = str(tmp_path / 'work')
+    stage_two.main(['--seeds', '0', '1', '--out', str(tmp_path / 'out'),
+                    '--work-dir', work_dir])
+    by_method = {}
+    for method, overrides, config in calls:
+        by_method.setdefault(method, (overrides, config))
+    ckpt = osp.join(work_dir, 'clicks_1-5', 'cragtail', 'epoch_30.pth')
+    over, config = by_method['stage2']
+    assert config == stage_two.STAGE2_CONFIG
+    assert over['model.stage_one'] == ckpt
+    assert over['model.high_thr'] == 0.3 and over['model.low_thr'] == pytest.approx(0.1)
+    assert 'custom_hooks' in by_method['stage2_ema'][0]
+    control = by_method['control'][0]
+    assert control['load_from'] == ckpt and control['train_cfg']['max_epochs'] == 10
+    with open(tmp_path / 'out' / 'stage_two.json') as f:
+        result = json.load(f)
+    s = result['summary']
+    assert [r['method'] for r in result['runs']][:5] == list(stage_two.METHODS)
+    assert s['stage2']['f1_mean'] == pytest.approx(70.5)
+    # (70.5 - 60.5) / (80 - 60.5)
+    assert s['stage2']['gap_closed'] == pytest.approx(100 * 10 / 19.5)
+    assert s['control']['gap_closed'] == pytest.approx(100 * 1 / 19.5)

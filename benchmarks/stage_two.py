@@ -1,0 +1,157 @@
+#!/usr/bin/env python
+"""Stage-two benchmark: does learning from a stage-one model's confident
+predictions beat simply training stage one longer?
+
+Per training seed (0 1 2 by default), on the default sparse-to-dense data:
+
+- ``stage1``: Crag and Tail on the clicks (the run of
+  ``benchmarks/sparse_to_dense.py``, reused; trained here if missing);
+- ``control``: stage one continued from its last checkpoint for the same
+  schedule as stage two (same epochs, optimiser, learning rate);
+- ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen teacher) from that
+  checkpoint; ``stage2_ema``: the same with an EMA teacher (MMDetection's
+  ``MeanTeacherHook``);
+- ``dense``: the dense-label ceiling of the sparse-to-dense benchmark.
+
+The pseudo-label threshold ``high_thr`` is the lowest score at which the
+stage-one model's precision on the dense validation split reaches
+``--precision-target`` (0.9), read off its validation curve; ``low_thr`` is
+a third of it. Each run is tested like the sparse-to-dense runs (threshold
+chosen on validation, dense test truth). Writes
+``benchmarks/results/stage_two.{json,md}``: per run ``method``, ``seed``,
+``f1``, ``ap``, ``recall``, ``recall_faint``... and, for stage-two rows,
+``pseudo_precision`` / ``pseudo_recall`` of the last epoch (and the lowest
+precision over epochs), percent; and a summary with mean ± sample std and
+the share of the stage-one-to-dense gap each method closes.
+
+    python benchmarks/stage_two.py [--reuse] [--seeds 0 1 2] [--methods ...]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import sparse_to_dense as s2d  # noqa: E402
+
+STAGE2_CONFIG = 'configs/demo_cpu_stage2.py'
+METHODS = ('stage1', 'control', 'stage2', 'stage2_ema', 'dense')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
+    p.add_argument('--seeds', type=int, nargs='+', default=list(s2d.DEFAULT_SEEDS))
+    p.add_argument('--precision-target', type=float, default=0.9)
+    p.add_argument('--stage2-config', default=STAGE2_CONFIG)
+    p.add_argument('--work-dir', default=osp.join('work_dirs', 'benchmark', 'varied_salient'),
+                   help='the sparse-to-dense benchmark\'s work dir (its stage-one '
+                   'and dense runs are reused)')
+    p.add_argument('--reuse', action='store_true')
+    p.add_argument('--out', default='benchmarks/results')
+    p.add_argument('--tag', default='stage_two')
+    return p.parse_args(argv)
+
+
+def high_threshold(curve, radius, target):
+    """The lowest swept score threshold whose precision reaches ``target``
+    (curves list thresholds in decreasing order); the highest threshold if
+    none does."""
+    c = curve[f'{radius:g}']
+    ok = [t for t, p in zip(c['thresholds'], c['precision']) if p >= target]
+    return min(ok) if ok else max(c['thresholds'])
+
+
+def pseudo_quality(work):
+    """Pseudo-label precision and recall of the last epoch, and the lowest
+    precision over epochs, from the run's scalars (PseudoLabelQualityHook)."""
+    rows = []
+    for root, _, files in os.walk(work):
+        if 'scalars.json' in files and root.endswith('vis_data'):
+            with open(osp.join(root, 'scalars.json')) as f:
+                rows += [json.loads(line) for line in f if 'pseudo/precision' in line]
+    if not rows:
+        return {}
+    rows.sort(key=lambda r: r.get('step', 0))
+    return dict(pseudo_precision=rows[-1]['pseudo/precision'],
+                pseudo_recall=rows[-1]['pseudo/recall'],
+                pseudo_per_frame=rows[-1]['pseudo/per_frame'],
+                pseudo_precision_min=min(r['pseudo/precision'] for r in rows))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    from mmengine.config import Config
+    bench = s2d.parse_args(['--reuse'] if args.reuse else [])
+    base = Config.fromfile(bench.base_config)
+    bench.radius_used = radius = base.test_evaluator.radius
+    bench.fixed_thr = base.model.head.decoder.decode_thr
+    bench.work_dir = args.work_dir
+    bench.out = args.out
+    stage2 = Config.fromfile(args.stage2_config)
+    schedule = {'train_cfg': stage2.train_cfg.to_dict(),
+                'optim_wrapper': stage2.optim_wrapper.to_dict(),
+                'param_scheduler': [dict(s) for s in stage2.param_scheduler]}
+    data_root = s2d.generated_data(bench, bench.clicks)
+    rows, curves = [], []
+    for seed in args.seeds:
+        seed_dir = s2d.seed_work_dir(bench, seed)
+        one = osp.join(seed_dir, f'clicks_{bench.clicks}', 'cragtail')
+        row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed)
+        with open(osp.join(one, 'last_checkpoint')) as f:
+            ckpt = osp.abspath(f.read().strip())
+        with open(osp.join(one, 'val_pr_curve.json')) as f:
+            high = high_threshold(json.load(f), radius, args.precision_target)
+        print(f'=== seed {seed}: stage one {ckpt}; pseudo-label threshold {high:.3f} '
+              f'(validation precision >= {args.precision_target:g})', flush=True)
+        for method in args.methods:
+            work = osp.join(seed_dir, 'stage_two', method)
+            if method == 'stage1':
+                row, curve = dict(row1), curve1
+            elif method == 'dense':
+                row, curve = s2d.train_and_test(
+                    bench, 'cragtail', s2d.generated_data(bench, 'dense'),
+                    osp.join(seed_dir, 'clicks_dense', 'cragtail'), seed=seed)
+            elif method == 'control':
+                row, curve = s2d.train_and_test(
+                    bench, 'cragtail', data_root, work, dict(schedule, load_from=ckpt),
+                    label='control', seed=seed)
+            else:
+                over = {'model.stage_one': ckpt, 'model.high_thr': high,
+                        'model.low_thr': high / 3}
+                if method == 'stage2_ema':
+                    over['custom_hooks'] = [dict(h) for h in stage2.custom_hooks_ema]
+                row, curve = s2d.train_and_test(bench, method, data_root, work, over,
+                                                seed=seed, config=args.stage2_config)
+                row.update(pseudo_quality(work), high_thr=high)
+            row.update(loss=method, method=method, seed=seed)
+            rows.append(row)
+            curves.append((method, curve))
+    summary = s2d.summarize(rows, s2d.SUMMARY_KEYS)
+    by = s2d.summary_by_method(summary)
+    f1 = {m: s['f1_mean'] for m, s in by.items()}
+    if 'stage1' in f1 and 'dense' in f1 and f1['dense'] > f1['stage1']:
+        for m, s in by.items():
+            s['gap_closed'] = 100 * (f1[m] - f1['stage1']) / (f1['dense'] - f1['stage1'])
+    for m, s in by.items():
+        vals = [r['pseudo_precision'] for r in rows if r['method'] == m and 'pseudo_precision' in r]
+        if vals:
+            s['pseudo_precision_mean'] = statistics.fmean(vals)
+            s['pseudo_precision_min'] = min(r['pseudo_precision_min'] for r in rows
+                                            if r['method'] == m)
+    table = s2d.summary_markdown(summary) + '\nGap closed (percent of the stage-one to ' \
+        'dense F1 gap): ' + ', '.join(f'{m} {s["gap_closed"]:.0f}%' for m, s in by.items()
+                                      if 'gap_closed' in s) + '\n\nPer seed:\n\n' + \
+        s2d.markdown(rows, radius, extra=('seed', ))
+    payload = dict(radius=radius, precision_target=args.precision_target,
+                   stage2_config=args.stage2_config, seeds=args.seeds, runs=rows, summary=by)
+    s2d.write(bench, args.tag, payload, table, curves, radius, 'Stage two: test precision-recall')
+
+
+if __name__ == '__main__':
+    main()
