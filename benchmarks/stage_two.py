@@ -10,7 +10,8 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   schedule as stage two (same epochs, optimiser, learning rate);
 - ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen teacher) from that
   checkpoint; ``stage2_ema``: the same with an EMA teacher (MMDetection's
-  ``MeanTeacherHook``);
+  ``MeanTeacherHook``); ``stage2_cross``: with PA-Seg's cross distillation,
+  the second pair from the next seed's stage-one model (seeds in a ring);
 - ``dense``: the dense-label ceiling of the sparse-to-dense benchmark.
 
 The pseudo-label threshold ``high_thr`` is the lowest score at which the
@@ -38,7 +39,7 @@ sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/demo_cpu_stage2.py'
-METHODS = ('stage1', 'control', 'stage2', 'stage2_ema', 'dense')
+METHODS = ('stage1', 'control', 'stage2', 'stage2_ema', 'stage2_cross', 'dense')
 
 
 def parse_args(argv=None):
@@ -98,13 +99,16 @@ def main(argv=None):
                 'optim_wrapper': stage2.optim_wrapper.to_dict(),
                 'param_scheduler': [dict(s) for s in stage2.param_scheduler]}
     data_root = s2d.generated_data(bench, bench.clicks)
-    rows, curves = [], []
-    for seed in args.seeds:
-        seed_dir = s2d.seed_work_dir(bench, seed)
-        one = osp.join(seed_dir, f'clicks_{bench.clicks}', 'cragtail')
+    rows, curves, first = [], [], {}
+    for seed in args.seeds:  # stage one of every seed first: cross pairs need two
+        one = osp.join(s2d.seed_work_dir(bench, seed), f'clicks_{bench.clicks}', 'cragtail')
         row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed)
         with open(osp.join(one, 'last_checkpoint')) as f:
-            ckpt = osp.abspath(f.read().strip())
+            first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
+    for i, seed in enumerate(args.seeds):
+        seed_dir = s2d.seed_work_dir(bench, seed)
+        row1, curve1, ckpt, one = first[seed]
+        partner = first[args.seeds[(i + 1) % len(args.seeds)]][2]
         with open(osp.join(one, 'val_pr_curve.json')) as f:
             high = high_threshold(json.load(f), radius, args.precision_target)
         print(f'=== seed {seed}: stage one {ckpt}; pseudo-label threshold {high:.3f} '
@@ -126,6 +130,8 @@ def main(argv=None):
                         'model.low_thr': high / 3}
                 if method == 'stage2_ema':
                     over['custom_hooks'] = [dict(h) for h in stage2.custom_hooks_ema]
+                if method == 'stage2_cross':
+                    over['model.cross'] = dict(stage_one=partner, weight=0.5, temperature=4.0)
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
                                                 seed=seed, config=args.stage2_config)
                 row.update(pseudo_quality(work), high_thr=high)

@@ -202,7 +202,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert stage_two.high_threshold(curve, 10.0, 0.99) == 0.8
     assert stage_two.high_threshold(curve, 10.0, 1.1) == 0.8  # none reaches it
     calls = []
-    f1 = dict(cragtail=60.0, control=61.0, stage2=70.0, stage2_ema=66.0)
+    f1 = dict(cragtail=60.0, control=61.0, stage2=70.0, stage2_ema=66.0, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
                             seed=0, config=None):
@@ -236,12 +236,15 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert over['model.stage_one'] == ckpt
     assert over['model.high_thr'] == 0.3 and over['model.low_thr'] == pytest.approx(0.1)
     assert 'custom_hooks' in by_method['stage2_ema'][0]
+    # seed 0's cross partner is seed 1's stage-one model
+    assert by_method['stage2_cross'][0]['model.cross']['stage_one'] == osp.join(
+        work_dir, 'seed_1', 'clicks_1-5', 'cragtail', 'epoch_30.pth')
     control = by_method['control'][0]
     assert control['load_from'] == ckpt and control['train_cfg']['max_epochs'] == 10
     with open(tmp_path / 'out' / 'stage_two.json') as f:
         result = json.load(f)
     s = result['summary']
-    assert [r['method'] for r in result['runs']][:5] == list(stage_two.METHODS)
+    assert [r['method'] for r in result['runs']][:6] == list(stage_two.METHODS)
     assert s['stage2']['f1_mean'] == pytest.approx(70.5)
     # (70.5 - 60.5) / (80 - 60.5)
     assert s['stage2']['gap_closed'] == pytest.approx(100 * 10 / 19.5)

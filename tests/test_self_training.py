@@ -130,3 +130,40 @@ def test_mean_teacher_hook_follows_the_formula(monkeypatch):
     hook.before_train(SimpleNamespace(model=model, iter=0))
     for k, v in model.teacher.named_parameters():
         torch.testing.assert_close(v, s[k])
+
+
+def test_binary_distillation_hand_computed():
+    from mmpose_carcinosis.models import BinaryDistillationLoss
+    # one pixel: s = 2, t = 0 at T = 2: p = sigmoid(1), q = 1/2
+    s = torch.tensor([[[[2.0]]]], requires_grad=True)
+    t = torch.tensor([[[[0.0]]]])
+    p = 1 / (1 + math.exp(-1))
+    kl = 0.5 * math.log(0.5 / p) + 0.5 * math.log(0.5 / (1 - p))
+    loss = BinaryDistillationLoss(temperature=2.0)(s, t)
+    assert float(loss) == pytest.approx(4 * kl, rel=1e-6)
+    # d/ds = T^2 * (p - q) / T = T (p - q)
+    loss.backward()
+    assert float(s.grad) == pytest.approx(2 * (p - 0.5), rel=1e-6)
+    # zero when the student equals the teacher; finite for extreme logits
+    assert float(BinaryDistillationLoss()(t, t)) == pytest.approx(0.0, abs=1e-7)
+    big = BinaryDistillationLoss()(torch.full((1, 1, 2, 2), -60.0), torch.full((1, 1, 2, 2), 60.0))
+    assert torch.isfinite(big) and big > 0
+
+
+def test_cross_distillation_two_pairs(monkeypatch):
+    import os
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    model = _wrapper(cross=dict(weight=0.5, temperature=4.0))
+    model.train()
+    assert model.with_cross and not model.teacher_b.training
+    inputs, samples = _batch(model)
+    losses = model(inputs, samples, mode='loss')
+    assert {'loss_kpt', 'loss_kpt_b', 'distill', 'distill_b'} <= set(losses)
+    (losses['loss_kpt'] + losses['loss_kpt_b']).backward()
+    for net in (model.teacher, model.teacher_b):
+        assert all(p.grad is None for p in net.parameters())
+    for net in (model.student, model.student_b):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    with pytest.raises(ValueError, match='unknown cross options'):
+        _wrapper(cross=dict(wieght=0.5))

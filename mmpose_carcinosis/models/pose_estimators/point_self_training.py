@@ -107,6 +107,15 @@ class PointSelfTraining(BaseModel):
             ``contrast`` (multiplicative, uniform 1 +-), ``noise`` (Gaussian
             std).
         predict_on (str): ``'student'`` or ``'teacher'`` for val/test.
+        cross (dict, optional): Cross distillation as in PA-Seg's Self and
+            Cross Monitoring: a second student/teacher pair (``detector``:
+            its model config, default the same; ``stage_one``: its
+            stage-one checkpoint, e.g. another seed's or backbone's), and
+            each student's loss becomes ``(1 - weight) * self term +
+            weight * BinaryDistillationLoss(student, other teacher)``
+            (``weight`` 0.5, ``temperature`` 4 by default). Teachers stay
+            frozen (do not combine with ``MeanTeacherHook``, which updates
+            only the first pair). Val/test use the first student.
         data_preprocessor (dict, optional): Defaults to the detector's.
     """
 
@@ -119,6 +128,7 @@ class PointSelfTraining(BaseModel):
                  ramp_iters: int = 100,
                  student_noise: dict = dict(brightness=0.2, contrast=0.2, noise=0.05),
                  predict_on: str = 'student',
+                 cross: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -139,18 +149,38 @@ class PointSelfTraining(BaseModel):
         self.ramp_iters = ramp_iters
         self.student_noise = dict(student_noise or {})
         self.predict_on = predict_on
+        self.stage_one_b = None
+        if cross:
+            cross = dict(cross)
+            det_b = copy.deepcopy(cross.pop('detector', None) or detector)
+            det_b.pop('data_preprocessor', None)
+            self.student_b = MODELS.build(det_b)
+            self.teacher_b = MODELS.build(copy.deepcopy(det_b))
+            self.teacher_b.requires_grad_(False)
+            self.stage_one_b = cross.pop('stage_one', None)
+            self.cross_weight = float(cross.pop('weight', 0.5))
+            self.distill = MODELS.build(dict(type='BinaryDistillationLoss',
+                                             temperature=cross.pop('temperature', 4.0)))
+            if cross:
+                raise ValueError(f'unknown cross options {sorted(cross)}')
+        self.with_cross = cross is not None and hasattr(self, 'student_b')
 
     def init_weights(self):
         """Both networks from the stage-one checkpoint (if given)."""
         super().init_weights()
-        if self.stage_one:
-            logger = MMLogger.get_current_instance()
-            for net in (self.student, self.teacher):
-                load_checkpoint(net, self.stage_one, map_location='cpu', logger=logger)
+        logger = MMLogger.get_current_instance()
+        pairs = [(self.stage_one, (self.student, self.teacher))]
+        if self.with_cross:
+            pairs.append((self.stage_one_b, (self.student_b, self.teacher_b)))
+        for ckpt, nets in pairs:
+            for net in nets if ckpt else ():
+                load_checkpoint(net, ckpt, map_location='cpu', logger=logger)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.teacher.eval()  # BN statistics of the teacher stay as they are
+        self.teacher.eval()  # BN statistics of the teachers stay as they are
+        if self.with_cross:
+            self.teacher_b.eval()
         return self
 
     @property
@@ -190,16 +220,34 @@ class PointSelfTraining(BaseModel):
         return net.forward(inputs, data_samples, mode=mode)
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        head = self.student.head
         with torch.no_grad():
-            teacher_scores = self.teacher.head.activate(
-                self.teacher.head.forward(self.teacher.extract_feat(inputs)))
-        clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(teacher_scores)
+            t_logits = self.teacher.head.forward(self.teacher.extract_feat(inputs))
+            t_logits_b = (self.teacher_b.head.forward(self.teacher_b.extract_feat(inputs))
+                          if self.with_cross else None)
+        clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits)
+        losses = dict(pseudo_weight=torch.tensor(self.ramp()))
+        branches = [('', self.student, self.teacher, t_logits, t_logits_b)]
+        if self.with_cross:
+            branches.append(('_b', self.student_b, self.teacher_b, t_logits_b, t_logits))
+        for suffix, student, teacher, own, other in branches:
+            loss, stats = self._student_loss(student, teacher, own, other, clicks, inputs)
+            losses[f'loss_kpt{suffix}'] = loss
+            losses.update({f'{k}{suffix}': v.detach() for k, v in stats.items()})
+        return losses
+
+    def _student_loss(self, student, teacher, teacher_logits, other_logits, clicks, inputs):
+        """One student's loss: its teacher's pseudo targets (self term) and,
+        with cross distillation, the other teacher's soft heatmap."""
+        head = student.head
         codec = head.decoder
         target, mask, stats = make_pseudo_targets(
-            teacher_scores, clicks, float(codec.sigma), self.high_thr, self.low_thr,
-            self.click_radius, int(codec.decode_nms_kernel), self.ramp())
-        logits = head.forward(self.student.extract_feat(self.student_view(inputs)))
+            teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
+            self.high_thr, self.low_thr, self.click_radius, int(codec.decode_nms_kernel),
+            self.ramp())
+        logits = head.forward(student.extract_feat(self.student_view(inputs)))
         loss = head.loss_module(logits, target, None, mask)
-        return dict(loss_kpt=loss, **{k: v.detach() for k, v in stats.items()},
-                    pseudo_weight=torch.tensor(self.ramp()))
+        if other_logits is not None:
+            distill = self.distill(logits, other_logits)
+            stats['distill'] = distill
+            loss = (1 - self.cross_weight) * loss + self.cross_weight * distill
+        return loss, stats
