@@ -10,8 +10,8 @@ the config tests with it), applies the score activation, max-pool NMS,
 top-k and sub-pixel refinement, and returns ``points`` (B, k, 2) in input
 pixels and ``scores`` (B, k); the batch is dynamic. The score threshold to
 apply outside the graph is stored in the model's metadata: the one chosen
-on validation and kept in the checkpoint (``meta.score_thr``), else
-``--score-thr``, else the config's ``decode_thr``. ``--check`` runs
+on validation and kept in the checkpoint (``meta.score_thr``), unless
+``--score-thr`` overrides it, else the config's ``decode_thr``. ``--check`` runs
 onnxruntime on a random batch and compares with PyTorch. An onnxruntime
 example is in docs/deployment.md.
 """
@@ -39,28 +39,15 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_model(config, checkpoint, cfg_options=None):
-    """The model of ``config`` with the weights of ``checkpoint``, on the CPU."""
-    from mmengine.config import Config
-    from mmpose.apis import init_model
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    cfg.model.backbone.init_cfg = None  # the checkpoint holds every weight
-    return init_model(cfg, checkpoint, device='cpu').eval()
-
-
 def main(argv=None):
     args = parse_args(argv)
     import mmpose_carcinosis  # noqa: F401  (registers the plugin, safe loading)
+    from mmpose_carcinosis.apis import init_point_model
     from mmpose_carcinosis.deployment import PointModelForExport, export_onnx
-    from mmpose_carcinosis.utils import stored_score_thr
-    model = load_model(args.config, args.checkpoint, args.cfg_options)
-    thr, source = stored_score_thr(args.checkpoint)
-    if thr is None:
-        thr = args.score_thr if args.score_thr is not None else float(
-            model.head.decoder.decode_thr)
-        source = '--score-thr' if args.score_thr is not None else 'config decode_thr'
+    model, thr, source = init_point_model(args.config, args.checkpoint, 'cpu',
+                                          args.score_thr, args.cfg_options)
+    if args.score_thr is not None:
+        source = '--score-thr'
     export_onnx(model, args.out, thr, args.opset,
                 extra_meta=dict(score_thr_source=source,
                                 config=osp.basename(args.config),
