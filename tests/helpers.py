@@ -23,3 +23,13 @@ def data_options(data_root, epochs):
                  f'{split}_dataloader.num_workers=0',
                  f'{split}_dataloader.persistent_workers=False']
     return opts
+
+
+def load_script(relpath):
+    """Import a script of the repository (tools/, benchmarks/) as a module."""
+    import importlib.util
+    name = osp.splitext(osp.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,23 +1,20 @@
 """The bookkeeping of ``benchmarks/sparse_to_dense.py``: reading a fixed
 threshold off a curve, checkpoint selection and the seed summary (the
 training runs themselves are covered by ``test_end_to_end.py``)."""
-import importlib.util
 import json
 import os
 import os.path as osp
 
 import pytest
 
+from helpers import load_script
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'sparse_to_dense', osp.join(ROOT, 'benchmarks', 'sparse_to_dense.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('benchmarks/sparse_to_dense.py')
 
 
 def test_at_threshold_reads_lowest_threshold_at_or_above(bench):
@@ -165,10 +162,7 @@ def test_default_run_is_three_seeds_with_the_ceiling(bench):
 
 
 def test_false_positive_kinds_on_a_constructed_frame():
-    spec = importlib.util.spec_from_file_location(
-        'false_positives', osp.join(ROOT, 'benchmarks', 'false_positives.py'))
-    fp = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fp)
+    fp = load_script('benchmarks/false_positives.py')
     import numpy as np
     frame = dict(img_id=7, ori_shape=(40, 80), pred_instances=dict(
         # a hit, a duplicate beside it, one on a glint, one on tissue, and a

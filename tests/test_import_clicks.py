@@ -1,7 +1,6 @@
 """tools/import_clicks.py: CVAT, LabelMe and CSV samples round-trip into
 files the dataset loads, with exact coordinates; splits by video; errors
 name the file and the record."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 from mmpose.registry import DATASETS
+
+from helpers import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # (relative image path, [(x, y), ...]); frames of two videos, one without clicks
@@ -21,11 +22,7 @@ W, H = 48, 32
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'import_clicks', osp.join(ROOT, 'tools', 'import_clicks.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/import_clicks.py')
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 """The synthetic data generator (tools/make_synthetic_dataset.py): the
 presets, determinism, nested click budgets and the annotator model."""
 import hashlib
-import importlib.util
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
+
+from helpers import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = dict(num_videos=(2, 1, 1), frames_per_video=3, size=(96, 64),
@@ -15,11 +16,7 @@ SMALL = dict(num_videos=(2, 1, 1), frames_per_video=3, size=(96, 64),
 
 @pytest.fixture(scope='module')
 def gen():
-    spec = importlib.util.spec_from_file_location(
-        'make_synthetic_dataset', osp.join(ROOT, 'tools', 'make_synthetic_dataset.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script('tools/make_synthetic_dataset.py')
 
 
 def _load(out, split):
