@@ -145,3 +145,29 @@ def test_two_processes_agree_with_one(tmp_path):
     assert dist.keys() == single.keys()
     for k in single:
         assert dist[k] == pytest.approx(single[k]), k
+
+
+def test_prefix_counts_from_one_assignment_equal_per_prefix_matchings():
+    # one assignment (matroid greedy basis) against one Hungarian matching
+    # per prefix, on random crowded frames with many ties in reach
+    from scipy.optimize import linear_sum_assignment
+
+    from mmpose_carcinosis.evaluation.metrics.point_metric import prefix_matches
+
+    def reference(pred, gt, radius, c):
+        if c == 0 or not len(gt):
+            return 0
+        dist = np.linalg.norm(pred[:c, None] - gt[None], axis=-1)
+        ok = dist <= radius
+        rows, cols = linear_sum_assignment(np.where(ok, dist, radius * (min(dist.shape) + 1) + 1))
+        return int(ok[rows, cols].sum())
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        m, n = rng.integers(0, 25), rng.integers(0, 25)
+        pred = rng.uniform(0, 40, (m, 2))
+        gt = rng.uniform(0, 40, (n, 2))
+        radius = rng.uniform(2, 12)
+        counts = list(range(m + 1))
+        got = prefix_matches(pred, gt, radius, counts)
+        assert got == {c: reference(pred, gt, radius, c) for c in counts}, trial

@@ -53,8 +53,15 @@ def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
 def prefix_matches(pred: np.ndarray, gt: np.ndarray, radius: float,
                    counts, gt_mask_at: Optional[int] = None):
     """Matches of the first ``c`` predictions (sorted by score) for every
-    ``c`` in ``counts``, from one distance matrix; each distinct ``c`` is
-    assigned once.
+    ``c`` in ``counts``, from one distance matrix and one assignment.
+
+    The sets of predictions that can be matched together form a
+    (transversal) matroid; its greedy basis in score order meets every
+    prefix in as many predictions as that prefix's maximum matching has
+    pairs. That basis is the prediction set of the maximum-weight matching
+    under any weights that decrease with the rank, so one assignment with
+    weights ``M - rank`` gives every prefix's count (instead of one
+    assignment per distinct prefix).
 
     Args:
         pred (np.ndarray): (M, 2) predicted points, sorted by score.
@@ -62,23 +69,26 @@ def prefix_matches(pred: np.ndarray, gt: np.ndarray, radius: float,
         radius (float): Matching radius.
         counts (Iterable[int]): Prefix lengths.
         gt_mask_at (int, optional): One of ``counts``; if given, also return
-            which true points the first ``gt_mask_at`` predictions match.
+            which true points the first ``gt_mask_at`` predictions match (a
+            maximum matching with the smallest total distance).
 
     Returns:
         dict: ``{c: number of matched pairs}``; with ``gt_mask_at`` also an
         (N,) bool array of the matched true points.
     """
-    counts = {int(c) for c in counts}
-    out = {c: 0 for c in counts}
+    counts = sorted({int(c) for c in counts})
+    out = dict.fromkeys(counts, 0)
     mask = np.zeros(len(gt), dtype=bool)
     if len(pred) and len(gt):
         dist = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)
-        for c in counts:
-            if c > 0:
-                _, cols = _assign(dist[:c], radius)
-                out[c] = len(cols)
-                if c == gt_mask_at:
-                    mask[cols] = True
+        ok = dist <= radius
+        if ok.any():
+            weight = (len(pred) - np.arange(len(pred), dtype=np.float64))[:, None]
+            rows, cols = linear_sum_assignment(np.where(ok, -weight, 0.0))
+            basis = np.sort(rows[ok[rows, cols]])
+            out = dict(zip(counts, np.searchsorted(basis, counts).tolist()))
+            if gt_mask_at:
+                mask[_assign(dist[:gt_mask_at], radius)[1]] = True
     return out if gt_mask_at is None else (out, mask)
 
 
