@@ -8,6 +8,8 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   ``benchmarks/sparse_to_dense.py``, reused; trained here if missing);
 - ``control``: stage one continued from its last checkpoint for the same
   schedule as stage two (same epochs, optimiser, learning rate);
+- ``splc``: the same continuation with SPLC's online flip
+  (``SPLCCragTailLoss``, tau 0.6): the single-network alternative;
 - ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen teacher) from that
   checkpoint; ``stage2_ema``: the same with an EMA teacher (MMDetection's
   ``MeanTeacherHook``); ``stage2_cross``: with PA-Seg's cross distillation,
@@ -39,7 +41,7 @@ sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/demo_cpu_stage2.py'
-METHODS = ('stage1', 'control', 'stage2', 'stage2_ema', 'stage2_cross', 'dense')
+METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_ema', 'stage2_cross', 'dense')
 
 
 def parse_args(argv=None):
@@ -121,10 +123,13 @@ def main(argv=None):
                 row, curve = s2d.train_and_test(
                     bench, 'cragtail', s2d.generated_data(bench, 'dense'),
                     osp.join(seed_dir, 'clicks_dense', 'cragtail'), seed=seed)
-            elif method == 'control':
-                row, curve = s2d.train_and_test(
-                    bench, 'cragtail', data_root, work, dict(schedule, load_from=ckpt),
-                    label='control', seed=seed)
+            elif method in ('control', 'splc'):
+                over = dict(schedule, load_from=ckpt)
+                if method == 'splc':
+                    over.update({'model.head.loss.type': 'SPLCCragTailLoss',
+                                 'model.head.loss.tau': 0.6})
+                row, curve = s2d.train_and_test(bench, 'cragtail', data_root, work, over,
+                                                label=method, seed=seed)
             else:
                 over = {'model.stage_one': ckpt, 'model.high_thr': high,
                         'model.low_thr': high / 3}

@@ -196,7 +196,8 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert stage_two.high_threshold(curve, 10.0, 0.99) == 0.8
     assert stage_two.high_threshold(curve, 10.0, 1.1) == 0.8  # none reaches it
     calls = []
-    f1 = dict(cragtail=60.0, control=61.0, stage2=70.0, stage2_ema=66.0, stage2_cross=72.0)
+    f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_ema=66.0,
+              stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
                             seed=0, config=None):
@@ -238,7 +239,8 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     with open(tmp_path / 'out' / 'stage_two.json') as f:
         result = json.load(f)
     s = result['summary']
-    assert [r['method'] for r in result['runs']][:6] == list(stage_two.METHODS)
+    assert [r['method'] for r in result['runs']][:7] == list(stage_two.METHODS)
+    assert by_method['splc'][0]['model.head.loss.type'] == 'SPLCCragTailLoss'
     assert s['stage2']['f1_mean'] == pytest.approx(70.5)
     # (70.5 - 60.5) / (80 - 60.5)
     assert s['stage2']['gap_closed'] == pytest.approx(100 * 10 / 19.5)

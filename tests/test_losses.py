@@ -151,3 +151,20 @@ def test_support_positives_weighted_by_target(cfg):
     pos = (1 - sig(-1))**2 * -math.log(sig(-1))
     expect = (pos + 0.25 + 0.3 * pos + 0.04 + 0.25 + 0.25) / 2
     assert loss(logits, target).item() == pytest.approx(expect, rel=1e-6)
+
+
+def test_splc_flips_confident_unlabeled_pixels_from_start_iter():
+    from mmengine.logging import MessageHub
+
+    from mmpose_carcinosis.models import CragTailLoss, SPLCCragTailLoss
+    logits = torch.tensor([[[[3.0, -3.0], [0.0, 2.0]]]])   # P = .95 .05 .5 .88
+    target = torch.tensor([[[[0.0, 0.0], [0.0, 1.0]]]])    # one click (bottom right)
+    hub = MessageHub.get_instance('splc-test')
+    hub.update_info('iter', 4)
+    splc = SPLCCragTailLoss(tau=0.6, start_iter=5)
+    # before start_iter: plain Crag and Tail
+    assert torch.allclose(splc(logits, target), CragTailLoss()(logits, target))
+    hub.update_info('iter', 5)
+    flipped = target.clone()
+    flipped[0, 0, 0, 0] = 1.0   # P = 0.95 > 0.6 flips; P = 0.5 does not
+    assert torch.allclose(splc(logits, target), CragTailLoss()(logits, flipped))
