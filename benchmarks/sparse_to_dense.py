@@ -192,19 +192,34 @@ def run_config(args, loss, data_root, work, overrides=None, seed=0, config=None)
     text = cfg.pretty_text
     status = 'changed'
     if osp.isfile(path):
-        if open(path).read() == text:
+        old = Config.fromfile(path)
+        if open(path).read() == text or neutral(old).pretty_text == neutral(cfg).pretty_text:
             status = 'same'
-        elif training_signature(Config.fromfile(path)) == training_signature(cfg):
+        elif training_signature(old) == training_signature(cfg):
             status = 'same_training'
     with open(path, 'w') as f:
         f.write(text)
     return path, status, cfg
 
 
-def training_signature(cfg):
-    """The config text without the evaluation-only decode floor: runs with
-    equal signatures train the same model."""
+# hooks that change neither the trained weights nor any test figure (they
+# only add to checkpoints' meta): a config that differs from a finished
+# run's by them alone is the same run
+NEUTRAL_HOOKS = ('ScoreThresholdHook', )
+
+
+def neutral(cfg):
+    """A copy of ``cfg`` without the hooks of ``NEUTRAL_HOOKS``."""
     cfg = copy.deepcopy(cfg)
+    if cfg.get('custom_hooks'):
+        cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') not in NEUTRAL_HOOKS]
+    return cfg
+
+
+def training_signature(cfg):
+    """The config text without the evaluation-only decode floor (and the
+    neutral hooks): runs with equal signatures train the same model."""
+    cfg = neutral(cfg)
     head_cfg(cfg).decoder.decode_thr = None
     return cfg.pretty_text
 

@@ -245,3 +245,23 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     # (70.5 - 60.5) / (80 - 60.5)
     assert s['stage2']['gap_closed'] == pytest.approx(100 * 10 / 19.5)
     assert s['control']['gap_closed'] == pytest.approx(100 * 1 / 19.5)
+
+
+def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
+    # a finished run stays reusable when the shipped configs gain a hook
+    # that only writes to checkpoints' meta
+    from mmengine.config import Config
+    args = bench.parse_args([])
+    path, status, cfg = bench.run_config(args, 'mse', 'data/', str(tmp_path))
+    assert status == 'changed'  # nothing there yet
+    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same'
+    text = open(path).read()
+    with_hook = Config.fromfile(path)
+    with_hook.custom_hooks = list(with_hook.custom_hooks) + [dict(type='ScoreThresholdHook')]
+    with open(path, 'w') as f:
+        f.write(with_hook.pretty_text)
+    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same'
+    # another decode floor: same training, re-tested
+    args.decode_floor = 0.01
+    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same_training'
+    assert text != open(path).read()
