@@ -137,3 +137,17 @@ def test_click_order_follows_exp_beta_salience(gen):
     assert np.allclose(freq, p, atol=0.02)
     first = np.array([gen.click_order(rng, sal, 'uniform')[0] for _ in range(4000)])
     assert np.allclose(np.bincount(first, minlength=3) / 4000, 1 / 3, atol=0.03)
+
+
+def test_videos_written_on_request_without_changing_frames(gen, tmp_path):
+    import cv2
+    plain = _generate(gen, tmp_path / 'plain', (1, 5))
+    gen.generate(str(tmp_path / 'vid'), **SMALL, clicks=(1, 5), video_fps=5,
+                 log=lambda *a: None)
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / 'vid' / 'images').rglob('*.jpg'))} \
+        == plain[1]
+    videos = sorted((tmp_path / 'vid' / 'videos').rglob('*.mp4'))
+    assert [v.parent.name for v in videos] == ['train', 'train', 'val', 'test']
+    cap = cv2.VideoCapture(str(videos[-1]))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == SMALL['frames_per_video']
+    assert cap.get(cv2.CAP_PROP_FPS) == 5

@@ -341,7 +341,7 @@ def salience_groups(salience, cuts):
 
 
 def _generate_varied(out, num_videos, frames_per_video, size, nodules, radius,
-                     clicks, empty_prob, seed, click_bias, log):
+                     clicks, empty_prob, seed, click_bias, log, video_fps=0):
     rng = np.random.default_rng(seed)
     # clicks come from their own stream: every click budget and bias gets
     # the same frames and val/test truth, and fewer clicks of one order are
@@ -361,11 +361,19 @@ def _generate_varied(out, num_videos, frames_per_video, size, nodules, radius,
             scene, nod = make_varied_scene(rng, h + 2 * margin, w + 2 * margin,
                                            n_nod, radius, look, k)
             ox, oy = margin, margin
+            writer = None
+            if video_fps:
+                os.makedirs(osp.join(out, 'videos', split), exist_ok=True)
+                writer = cv2.VideoWriter(
+                    osp.join(out, 'videos', split, f'v{video_id:03d}.mp4'),
+                    cv2.VideoWriter_fourcc(*'mp4v'), video_fps, (w, h))
             for f in range(frames_per_video):
                 ox = int(np.clip(ox + rng.integers(-12, 13), 0, 2 * margin))
                 oy = int(np.clip(oy + rng.integers(-8, 9), 0, 2 * margin))
                 frame, pts, sal, distractors = render_varied_frame(
                     rng, scene, nod, ox, oy, w, h, look, k, radius)
+                if writer is not None:
+                    writer.write(frame)
                 img_id += 1
                 name = f'{split}/v{video_id:03d}_f{f:04d}.jpg'
                 cv2.imwrite(osp.join(out, 'images', name), frame,
@@ -383,6 +391,8 @@ def _generate_varied(out, num_videos, frames_per_video, size, nodules, radius,
                         n = 0 if empty else clicks[0] + int(u * (clicks[1] - clicks[0] + 1))
                     rec['clicked'] = order[:n]
                 records[split].append(rec)
+            if writer is not None:
+                writer.release()
     all_sal = np.concatenate([r['sal'] for rs in records.values() for r in rs])
     cuts = np.quantile(all_sal, [1 / 3, 2 / 3]) if len(all_sal) else np.zeros(2)
     summary = {}
@@ -543,7 +553,8 @@ def _generate_classic(out, num_videos, frames_per_video, size, nodules,
 
 def generate(out, num_videos=(6, 2, 2), frames_per_video=8, size=(640, 360),
              nodules=None, nodule_radius=None, clicks=DEFAULT_CLICKS,
-             empty_prob=0.1, seed=0, log=print, preset='varied', click_bias=None):
+             empty_prob=0.1, seed=0, log=print, preset='varied', click_bias=None,
+             video_fps=0):
     """Write the data set; returns {split: (num_frames, num_points)}.
 
     ``nodules``: (min, max) nodules per video scene; default: the preset's
@@ -552,7 +563,8 @@ def generate(out, num_videos=(6, 2, 2), frames_per_video=8, size=(640, 360),
     the preset's (varied: 2 to 12 px at 1280 px width, scaled, at least
     MIN_RADIUS; classic: 4 to 9 px). ``click_bias``: 'salient' or
     'uniform'; default: the preset's (varied: salient; classic: uniform,
-    the only one it has)."""
+    the only one it has). ``video_fps`` > 0 also writes each video as
+    ``OUT/videos/<split>/v<id>.mp4`` at that rate (varied preset)."""
     if preset not in PRESETS:
         raise ValueError(f'preset must be one of {PRESETS}, got {preset!r}')
     if preset == 'classic':
@@ -574,7 +586,8 @@ def generate(out, num_videos=(6, 2, 2), frames_per_video=8, size=(640, 360),
         raise ValueError(f'nodule radius must satisfy 0 < min < max, got {nodule_radius}')
     return _generate_varied(out, num_videos, frames_per_video, size,
                             nodules or VARIED_NODULES,
-                            nodule_radius, clicks, empty_prob, seed, click_bias, log)
+                            nodule_radius, clicks, empty_prob, seed, click_bias, log,
+                            video_fps)
 
 
 def main(argv=None):
@@ -603,12 +616,16 @@ def main(argv=None):
                    help='train clicks per frame: "1-5", "3" or "dense"')
     p.add_argument('--empty-prob', type=float, default=0.1,
                    help='fraction of train frames with no click')
+    p.add_argument('--write-videos', type=float, default=0, metavar='FPS',
+                   help='also write every video as an mp4 at FPS frames/s '
+                   '(varied preset), e.g. to try tools/infer.py')
     args = p.parse_args(argv)
     generate(args.out, tuple(args.videos), args.frames_per_video,
              tuple(args.size), tuple(args.nodules) if args.nodules else None,
              tuple(args.nodule_radius) if args.nodule_radius else None,
              clicks=args.clicks, empty_prob=args.empty_prob, seed=args.seed,
-             preset=args.preset, click_bias=args.click_bias)
+             preset=args.preset, click_bias=args.click_bias,
+             video_fps=args.write_videos)
     return 0
 
 
