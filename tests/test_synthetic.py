@@ -146,7 +146,7 @@ def test_videos_written_on_request_without_changing_frames(gen, tmp_path):
                  log=lambda *a: None)
     assert {p.name: p.read_bytes() for p in sorted((tmp_path / 'vid' / 'images').rglob('*.jpg'))} \
         == plain[1]
-    videos = sorted((tmp_path / 'vid' / 'videos').rglob('*.mp4'))
+    videos = sorted((tmp_path / 'vid' / 'videos').rglob('*.mp4'), key=lambda v: v.name)
     assert [v.parent.name for v in videos] == ['train', 'train', 'val', 'test']
     cap = cv2.VideoCapture(str(videos[-1]))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == SMALL['frames_per_video']
