@@ -48,6 +48,10 @@ def parse_args(argv=None):
     p.add_argument('--top', type=float, default=0.1,
                    help='fraction of each run\'s predictions counted as most confident')
     p.add_argument('--out', help='write <out>.json and <out>.md')
+    p.add_argument('--draw', metavar='PNG', help='draw --frames of the first seed, one '
+                   'row per method: predictions at the chosen threshold, truth rings')
+    p.add_argument('--frames', type=int, nargs='+', default=[3, 20],
+                   help='test frame indices for --draw')
     return p.parse_args(argv)
 
 
@@ -138,10 +142,44 @@ def analyse(work, radius, top):
     return row
 
 
+def draw(args, path):
+    """One row per method (first seed): the chosen test frames with the
+    predictions at the validation-chosen threshold (dots, score labels
+    relative to the frame's best) and the true points (rings)."""
+    import cv2
+
+    from mmpose_carcinosis.engine import draw_points
+    rows = []
+    for method in args.methods:
+        work = run_dir(args.work_dir, method, args.seeds[0])
+        with open(osp.join(work, 'test_predictions.pkl'), 'rb') as f:
+            frames = pickle.load(f)
+        with open(osp.join(work, 'result.json')) as f:
+            thr = json.load(f)['row']['val_thr']
+        tiles = []
+        for i in args.frames:
+            fr = frames[i]
+            pts = np.asarray(fr['pred_instances']['keypoints']).reshape(-1, 2)
+            sc = np.asarray(fr['pred_instances']['keypoint_scores']).reshape(-1)
+            keep = sc >= thr
+            gt = np.asarray(fr['gt_instances']['keypoints']).reshape(-1, 2)
+            tile = draw_points(cv2.imread(fr['img_path']), pts[keep],
+                               sc[keep] / max(sc.max(), 1e-6), gt, radius=args.radius)
+            cv2.putText(tile, f'{method}, t = {thr:.3f}', (5, 15), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        rows.append(np.hstack(tiles))
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    cv2.imwrite(path, np.vstack(rows))
+    print(f'written: {path}')
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, ROOT)
+    if args.draw:
+        draw(args, args.draw)
     rows = []
     for method in args.methods:
         for seed in args.seeds:
