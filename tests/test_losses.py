@@ -168,3 +168,18 @@ def test_splc_flips_confident_unlabeled_pixels_from_start_iter():
     flipped = target.clone()
     flipped[0, 0, 0, 0] = 1.0   # P = 0.95 > 0.6 flips; P = 0.5 does not
     assert torch.allclose(splc(logits, target), CragTailLoss()(logits, flipped))
+
+
+def test_negative_cross_entropy_term_value_and_gradient():
+    # one negative pixel: tail (lam - P) P^2 plus beta * -log(1 - P);
+    # d/dx = (2 lam P - 3 P^2) P (1 - P) + beta P
+    from mmpose_carcinosis.models import HillLoss
+    x = torch.tensor([[[[0.4]]]], requires_grad=True)
+    target = torch.zeros(1, 1, 1, 1)
+    loss = HillLoss(neg_weight=0.2, normalize='positive')(x, target)
+    p = torch.sigmoid(torch.tensor(0.4)).item()
+    assert float(loss) == pytest.approx((1.5 - p) * p**2 - 0.2 * math.log(1 - p), rel=1e-6)
+    loss.backward()
+    assert float(x.grad) == pytest.approx((3 * p - 3 * p**2) * p * (1 - p) + 0.2 * p, rel=1e-5)
+    # the default adds nothing
+    assert float(HillLoss()(x.detach(), target)) == pytest.approx((1.5 - p) * p**2, rel=1e-6)

@@ -61,6 +61,11 @@ class HillLoss(nn.Module):
             pixels in the batch (at least 1); ``'sum'``: divide by the batch
             size only; ``'mean'``: divide by the number of pixels.
             Defaults to ``'positive'``.
+        neg_weight (float): :math:`\beta`, weight of a plain cross-entropy
+            term :math:`-\log(1 - P)` added to every negative pixel. Its
+            push on the logit, :math:`\beta P`, is stronger than the tail's
+            :math:`3P^2(1-P)^2` at low P (background structure) and weaker
+            than MSE's everywhere. Defaults to 0 (none).
         use_tail (bool): Hill weighting on negatives (True) or plain focal
             negatives (False). Defaults to True.
         loss_weight (float): Multiplier. Defaults to 1.
@@ -74,6 +79,7 @@ class HillLoss(nn.Module):
                  pos_weight: str = 'target',
                  normalize: str = 'positive',
                  use_tail: bool = True,
+                 neg_weight: float = 0.0,
                  loss_weight: float = 1.0,
                  allow_nonpositive_lambda: bool = False):
         super().__init__()
@@ -93,6 +99,7 @@ class HillLoss(nn.Module):
         self.pos_weight = pos_weight
         self.normalize = normalize
         self.use_tail = use_tail
+        self.neg_weight = neg_weight
         self.loss_weight = loss_weight
 
     def positive_term(self, logits: Tensor, target: Tensor) -> Tensor:
@@ -107,8 +114,12 @@ class HillLoss(nn.Module):
         """Per-pixel negative loss, shape of ``logits``."""
         p = torch.sigmoid(logits)
         if self.use_tail:
-            return (self.lam - p) * p.pow(2)
-        return p.pow(self.gamma) * (-F.logsigmoid(-logits))
+            loss = (self.lam - p) * p.pow(2)
+        else:
+            loss = p.pow(self.gamma) * (-F.logsigmoid(-logits))
+        if self.neg_weight:
+            loss = loss + self.neg_weight * (-F.logsigmoid(-logits))
+        return loss
 
     def forward(self,
                 output: Tensor,
