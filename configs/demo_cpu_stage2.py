@@ -34,6 +34,7 @@ optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='EpochSeedHook'),
+    dict(type='ScoreThresholdHook'),
     dict(type='PseudoLabelQualityHook', dense_ann_file='annotations/train_dense.json',
          radius=10.),
 ]

@@ -29,7 +29,10 @@ default_hooks = dict(
     logger=dict(interval=10))
 # every training epoch seeded from (seed, epoch, rank): a resumed run repeats
 # the uninterrupted one exactly (MMEngine keeps no random state)
-custom_hooks = [dict(type='SyncBuffersHook'), dict(type='EpochSeedHook')]
+# the validation-chosen score threshold is stored in every checkpoint saved
+# after a validation (tools/infer.py and tools/export_onnx.py apply it)
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='EpochSeedHook'),
+                dict(type='ScoreThresholdHook')]
 
 # codec: all points of a frame into one Gaussian heatmap; decode with
 # max-pool NMS, score threshold and top-k (k = 30 nodules per frame)

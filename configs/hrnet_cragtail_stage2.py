@@ -29,6 +29,7 @@ param_scheduler = [
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='EpochSeedHook'),
+    dict(type='ScoreThresholdHook'),
     # where the training frames have dense truth (e.g. a densely annotated subset)
     # dict(type='PseudoLabelQualityHook', dense_ann_file='annotations/train_dense.json'),
 ]

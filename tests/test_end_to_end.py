@@ -189,3 +189,17 @@ def test_two_stages_through_the_runner(trained, data_root, tmp_path):
     log = run([sys.executable, 'tools/train.py', cfg2, '--work-dir', str(work), '--resume',
                '--cfg-options', *data_options(data_root, 3), f'model.stage_one={stage_one}'])
     assert 'resumed epoch: 2' in log and osp.isfile(work / 'epoch_3.pth')
+
+
+def test_checkpoints_carry_the_validated_threshold(trained):
+    # ScoreThresholdHook (shipped configs): a checkpoint saved after a
+    # validation holds that validation's point/best_thr
+    from mmpose_carcinosis.utils import stored_score_thr
+    work, _ = trained
+    thr, source = stored_score_thr(osp.join(work, 'epoch_2.pth'))
+    rows = [r for r in scalars(work) if 'point/best_thr' in r]
+    # epoch_2.pth is saved before epoch 2's validation: epoch 1's threshold
+    assert thr == pytest.approx(rows[0]['point/best_thr'])
+    assert 'after epoch 1' in source
+    (best, ) = glob.glob(osp.join(work, 'best_point_f1_epoch_*.pth'))
+    assert stored_score_thr(best)[0] is not None
