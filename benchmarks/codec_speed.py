@@ -14,8 +14,8 @@ Prints median times and the ratio (MMPose / ours; > 1 means ours is faster):
   refinement, no coordinates), batch 16.
 """
 import argparse
-import statistics
-import time
+import os.path as osp
+import sys
 
 import numpy as np
 import torch
@@ -24,15 +24,8 @@ from mmpose.codecs.utils.post_processing import batch_heatmap_nms
 
 from mmpose_carcinosis.codecs import MultiInstanceGaussianHeatmap
 
-
-def bench(fn, repeat):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import median_time  # noqa: E402
 
 
 def main(argv=None):
@@ -49,8 +42,8 @@ def main(argv=None):
     pts = (rng.random((args.points, 1, 2)) * [1280, 736]).astype(np.float32)
     vis = np.ones((args.points, 1), np.float32)
 
-    ours = bench(lambda: codec.encode(pts, vis), args.repeat)
-    ref = bench(lambda: generate_gaussian_heatmaps((320, 184), pts / 4, vis, 2.0),
+    ours = median_time(lambda: codec.encode(pts, vis), args.repeat)
+    ref = median_time(lambda: generate_gaussian_heatmaps((320, 184), pts / 4, vis, 2.0),
                 args.repeat)
     rows = [('encode', args.points, ref, ours)]
 
@@ -62,8 +55,8 @@ def main(argv=None):
         nms = batch_heatmap_nms(maps, 5)
         return nms.flatten(2).topk(30, dim=-1)
 
-    ours = bench(lambda: codec.batch_decode(maps), args.repeat)
-    ref = bench(mmpose_decode, args.repeat)
+    ours = median_time(lambda: codec.batch_decode(maps), args.repeat)
+    ref = median_time(mmpose_decode, args.repeat)
     rows.append((f'decode (batch {args.batch})', args.points, ref, ours))
 
     print(f'{"step":<20}{"points":>8}{"MMPose ms":>12}{"ours ms":>10}{"ratio":>8}')

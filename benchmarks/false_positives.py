@@ -35,6 +35,8 @@ import sys
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+from common import write_outputs  # noqa: E402
 KINDS = ('glint', 'streak', 'bubble', 'duplicate', 'tissue')
 
 
@@ -212,12 +214,8 @@ def main(argv=None):
              'rate of a false positive placed at random.\n\n' + '\n'.join(lines) + '\n')
     print(table)
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out + '.json', 'w') as f:
-            json.dump(dict(radius=args.radius, top=args.top, runs=rows, summary=summary),
-                      f, indent=1)
-        with open(args.out + '.md', 'w') as f:
-            f.write(table)
+        write_outputs(args.out, dict(radius=args.radius, top=args.top, runs=rows,
+                                     summary=summary), table)
     return summary
 
 

@@ -11,18 +11,15 @@ threads, onnxruntime's default).
     python benchmarks/infer_speed.py [--repeats 5] [--out benchmarks/results/infer_speed]
 """
 import argparse
-import json
-import os
 import os.path as osp
-import statistics
 import sys
 import tempfile
-import time
 
-import numpy as np
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+from common import median_time, write_outputs  # noqa: E402
 MODELS = (('demo (slim HRNet, 480x288)', 'configs/demo_cpu.py'),
           ('HRNet-w32, 1280x736', 'configs/hrnet_cragtail.py'))
 
@@ -35,16 +32,6 @@ def build(config):
     model = REGISTRY.build(cfg.model).eval()
     model.cfg = cfg
     return model
-
-
-def timed(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv=None):
@@ -73,9 +60,9 @@ def main(argv=None):
             for batch in args.batches:
                 x = torch.rand(batch, 3, h, w) * 255
                 with torch.no_grad():
-                    t_torch = timed(lambda: wrapper(x), args.repeats)
+                    t_torch = median_time(lambda: wrapper(x), args.repeats)
                 feed = {'image': x.numpy()}
-                t_ort = timed(lambda: sess.run(None, feed), args.repeats)
+                t_ort = median_time(lambda: sess.run(None, feed), args.repeats)
                 rows.append(dict(model=name, batch=batch, torch_fps=batch / t_torch,
                                  ort_fps=batch / t_ort, ratio=t_torch / t_ort))
                 print(rows[-1], flush=True)
@@ -89,12 +76,8 @@ def main(argv=None):
              'whole path from frame to points.\n\n' + '\n'.join(lines) + '\n')
     print(table)
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out + '.json', 'w') as f:
-            json.dump(dict(threads=torch.get_num_threads(), repeats=args.repeats, rows=rows),
-                      f, indent=1)
-        with open(args.out + '.md', 'w') as f:
-            f.write(table)
+        write_outputs(args.out, dict(threads=torch.get_num_threads(), repeats=args.repeats,
+                                     rows=rows), table)
     return rows
 
 

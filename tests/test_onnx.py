@@ -11,7 +11,7 @@ import torch
 from mmpose.structures import PoseDataSample
 from scipy.optimize import linear_sum_assignment
 
-from helpers import CONFIG, data_options, run
+from helpers import CONFIG, run
 
 ort = pytest.importorskip('onnxruntime')
 pytestmark = pytest.mark.timeout(900)

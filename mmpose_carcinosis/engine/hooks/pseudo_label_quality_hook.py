@@ -3,7 +3,6 @@ against their dense truth (where it exists: generated data, or a densely
 annotated subset)."""
 import copy
 import os.path as osp
-from typing import Optional
 
 import numpy as np
 import torch

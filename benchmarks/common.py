@@ -1,0 +1,27 @@
+"""Helpers shared by the benchmark scripts."""
+import json
+import os
+import os.path as osp
+import statistics
+import time
+
+
+def median_time(fn, repeats):
+    """Median wall time of ``fn()`` over ``repeats`` calls, after one
+    warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def write_outputs(stem, payload, table):
+    """``<stem>.json`` (the payload) and ``<stem>.md`` (the table)."""
+    os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
+    with open(stem + '.json', 'w') as f:
+        json.dump(payload, f, indent=1)
+    with open(stem + '.md', 'w') as f:
+        f.write(table)
