@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/train_two_stage.sh STAGE1_CONFIG STAGE2_CONFIG WORK_DIR [train.py args...]
+# (the train.py arguments, --cfg-options included, go to both stages)
 # Stage one (sparse clicks, Crag and Tail), then stage two (self-training from
 # the stage-one model) in WORK_DIR/stage1 and WORK_DIR/stage2. The stage-one
 # checkpoint handed over is its last one; --resume continues whichever stage
@@ -23,5 +24,16 @@ else
   "$PYTHON" "$DIR/train.py" "$STAGE1" --work-dir "$WORK/stage1" "$@"
 fi
 echo "== stage two: $STAGE2 -> $WORK/stage2 (from $last)"
-"$PYTHON" "$DIR/train.py" "$STAGE2" --work-dir "$WORK/stage2" "$@" \
-    --cfg-options "model.stage_one=$last"
+# the stage-one checkpoint joins the caller's --cfg-options (a second
+# --cfg-options would replace the first)
+args=()
+added=0
+for a in "$@"; do
+  args+=("$a")
+  if [ "$a" = "--cfg-options" ] && [ $added = 0 ]; then
+    args+=("model.stage_one=$last")
+    added=1
+  fi
+done
+[ $added = 1 ] || args+=(--cfg-options "model.stage_one=$last")
+"$PYTHON" "$DIR/train.py" "$STAGE2" --work-dir "$WORK/stage2" "${args[@]}"
