@@ -197,9 +197,12 @@ def test_checkpoints_carry_the_validated_threshold(trained):
     from mmpose_carcinosis.utils import stored_score_thr
     work, _ = trained
     thr, source = stored_score_thr(osp.join(work, 'epoch_2.pth'))
-    rows = [r for r in scalars(work) if 'point/best_thr' in r]
+    # the first run's scalars (other tests resume in this work dir later)
+    first_run = sorted(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')))[0]
+    with open(first_run) as f:
+        rows = [json.loads(line) for line in f if 'point/best_thr' in line]
     # epoch_2.pth is saved before epoch 2's validation: epoch 1's threshold
     assert thr == pytest.approx(rows[0]['point/best_thr'])
     assert 'after epoch 1' in source
-    (best, ) = glob.glob(osp.join(work, 'best_point_f1_epoch_*.pth'))
-    assert stored_score_thr(best)[0] is not None
+    best = glob.glob(osp.join(work, 'best_point_f1_epoch_*.pth'))
+    assert best and stored_score_thr(best[0])[0] is not None

@@ -21,7 +21,7 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmpose_carcinosis.utils import load_run_config
+from mmpose_carcinosis.utils import close_distributed, load_run_config
 
 
 def parse_args(argv=None):
@@ -72,6 +72,7 @@ def main(argv=None):
                                                 out_file_path=args.dump)]
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    close_distributed()
     if args.out and runner.rank == 0:
         with open(args.out, 'w') as f:
             json.dump(metrics, f, indent=2)

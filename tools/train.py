@@ -13,7 +13,7 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmpose_carcinosis.utils import load_run_config
+from mmpose_carcinosis.utils import close_distributed, load_run_config
 
 
 def parse_args(argv=None):
@@ -57,6 +57,7 @@ def main(argv=None):
     cfg = build_cfg(args)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':
