@@ -42,6 +42,8 @@ from collections import Counter
 
 import numpy as np
 
+from mmpose_carcinosis.utils import natural_key
+
 CATEGORIES = [dict(id=1, name='carcinosis', supercategory='lesion',
                    keypoints=['carcinosis'], skeleton=[])]
 
@@ -151,10 +153,6 @@ def read_csv(path, skipped):
             fr['points'].append((_number(x, path, where, 'x'), _number(y, path, where, 'y'),
                                  (row.get('group') or '').strip() or None))
     return frames
-
-
-def natural_key(text):
-    return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', text)]
 
 
 def video_of(name, pattern):

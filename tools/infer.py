@@ -30,7 +30,6 @@ import csv
 import json
 import os
 import os.path as osp
-import re
 import sys
 import time
 from collections import defaultdict
@@ -38,6 +37,9 @@ from collections import defaultdict
 import cv2
 import numpy as np
 from mmengine.config import DictAction
+
+from mmpose_carcinosis.engine import draw_points
+from mmpose_carcinosis.utils import natural_key
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.mpg', '.mpeg', '.m4v', '.webm', '.wmv')
@@ -58,10 +60,6 @@ def parse_args(argv=None):
     p.add_argument('--no-draw', action='store_true', help='no drawn frames or videos')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)
-
-
-def natural_key(text):
-    return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', text)]
 
 
 def collect_sources(inputs):
@@ -164,7 +162,6 @@ class Outputs:
         return path
 
     def add(self, kind, source, name, index, t, frame, pts, scores, rate):
-        from mmpose_carcinosis.engine import draw_points
         for (x, y), s in zip(pts, scores):
             self.csv.writerow([source, index, '' if t is None else f'{t:.3f}',
                                f'{x:.2f}', f'{y:.2f}', f'{s:.4f}'])
