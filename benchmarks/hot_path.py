@@ -209,7 +209,7 @@ def main(argv=None):
         else:  # share of a training step (passed in place of a goal)
             ratio, ok, goal_s, goal = goal, None, '-', None
         ref_s = '-' if ref is None else f'{1e3 * ref:.2f}'
-        ratio_s = (f'{100 * ratio:.1f}%' if how == 'share' else
+        ratio_s = (f'{100 * ratio:.2g}%' if how == 'share' else
                    f'{ratio:.2f} s' if how == 'seconds' else f'{ratio:.2f}x')
         mark = '' if ok is None else (' (met)' if ok else ' (MISSED)')
         lines.append(f'| {step} | {ref_name} | {ref_s} | {name} | {1e3 * ours:.2f} | '

@@ -83,12 +83,15 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         # encoding constants: last pixel (x, y) and the window offsets
         self._hm_max = np.array(heatmap_size, dtype=np.int64) - 1
         self._offsets = np.arange(-self.radius, self.radius + 1)
-        # flat offsets of a (2r+1)^2 window, on the map (key 0) and on the
-        # map padded by r (key r)
-        self._window_offsets = {
-            pad: self._offsets[:, None] * (self.heatmap_size[0] + 2 * pad) +
-            self._offsets[None, :]
-            for pad in (0, self.radius)}
+        self._inner_max = self._hm_max - self.radius  # windows fully inside
+        # flat strides (x, y) and flat offsets of a (2r+1)^2 window (shifted
+        # by the padding), on the map (key 0) and on the map padded by r
+        self._strides, self._window_offsets = {}, {}
+        for pad in (0, self.radius):
+            Wp = self.heatmap_size[0] + 2 * pad
+            self._strides[pad] = np.array([1, Wp])
+            self._window_offsets[pad] = (self._offsets[:, None] * Wp +
+                                         self._offsets[None, :] + pad * (Wp + 1))
 
     def encode(self,
                keypoints: np.ndarray,
@@ -123,7 +126,7 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         centre = np.round(mu).astype(np.int64)  # (P, 2) nearest pixels
         # windows reaching past the border: draw on a map padded by r and crop
         pad = r if len(mu) and (centre.min() < r or
-                                (centre > self._hm_max - r).any()) else 0
+                                (centre > self._inner_max).any()) else 0
         Hp, Wp = H + 2 * pad, W + 2 * pad
         heatmaps = np.zeros(K * Hp * Wp, dtype=np.float32)
         if len(mu):
@@ -131,7 +134,7 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
             d = (centre[:, :, None] + self._offsets) - mu[:, :, None]
             g = np.exp(d * d * (-0.5 / self.sigma**2)).astype(np.float32)
             vals = g[:, 1, :, None] * g[:, 0, None, :]  # (P, 2r+1, 2r+1)
-            base = (centre[:, 1] + pad) * Wp + centre[:, 0] + pad
+            base = centre @ self._strides[pad]  # y * Wp + x
             if cls is not None:
                 base += cls * (Hp * Wp)
             flat = (base[:, None, None] + self._window_offsets[pad]).ravel()
