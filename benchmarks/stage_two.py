@@ -13,7 +13,8 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
 - ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen teacher) from that
   checkpoint; ``stage2_ema``: the same with an EMA teacher (MMDetection's
   ``MeanTeacherHook``); ``stage2_cross``: with PA-Seg's cross distillation,
-  the second pair from the next seed's stage-one model (seeds in a ring);
+  the second pair from the next seed's stage-one model (seed + 1, trained
+  if missing);
 - ``dense``: the dense-label ceiling of the sparse-to-dense benchmark.
 
 The pseudo-label threshold ``high_thr`` is the lowest score at which the
@@ -102,15 +103,23 @@ def main(argv=None):
                 'param_scheduler': [dict(s) for s in stage2.param_scheduler]}
     data_root = s2d.generated_data(bench, bench.clicks)
     rows, curves, first = [], [], {}
-    for seed in args.seeds:  # stage one of every seed first: cross pairs need two
-        one = osp.join(s2d.seed_work_dir(bench, seed), f'clicks_{bench.clicks}', 'cragtail')
-        row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed)
-        with open(osp.join(one, 'last_checkpoint')) as f:
-            first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
-    for i, seed in enumerate(args.seeds):
+
+    def stage_one(seed):
+        """Stage one of ``seed`` (the sparse-to-dense run, reused)."""
+        if seed not in first:
+            one = osp.join(s2d.seed_work_dir(bench, seed), f'clicks_{bench.clicks}',
+                           'cragtail')
+            row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed)
+            with open(osp.join(one, 'last_checkpoint')) as f:
+                first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
+        return first[seed]
+
+    for seed in args.seeds:
         seed_dir = s2d.seed_work_dir(bench, seed)
-        row1, curve1, ckpt, one = first[seed]
-        partner = first[args.seeds[(i + 1) % len(args.seeds)]][2]
+        row1, curve1, ckpt, one = stage_one(seed)
+        # cross pairs: the partner is the next seed's stage-one model (seed
+        # 0 with 1, 1 with 2, 2 with 3...), whichever seeds are listed
+        partner = stage_one(seed + 1)[2] if 'stage2_cross' in args.methods else None
         with open(osp.join(one, 'val_pr_curve.json')) as f:
             high = high_threshold(json.load(f), radius, args.precision_target)
         print(f'=== seed {seed}: stage one {ckpt}; pseudo-label threshold {high:.3f} '

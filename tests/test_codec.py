@@ -37,6 +37,37 @@ def test_integer_centres_match_mmpose():
     np.testing.assert_allclose(ours, ref, atol=1e-6)
 
 
+@pytest.mark.parametrize('region', ['inside', 'border'])
+def test_vectorised_encode_matches_mmpose_loop(region):
+    # integer centres (where MMPose's generator is exact): the fast path
+    # (every window inside) and the padded path (windows cut by the border)
+    # against MMPose's loop per point, merged by max, one and two classes
+    rng = np.random.default_rng(3)
+    lo, hi = ((7, 7), (56, 24)) if region == 'inside' else ((0, 0), (63, 31))
+    pts = rng.integers(lo, np.add(hi, 1), size=(40, 2, 2)).astype(np.float32)
+    pts[0, 0] = [0, 31] if region == 'border' else pts[0, 0]
+    vis = (rng.random((40, 2)) > 0.2).astype(np.float32)
+    ours = build().encode(pts * 4, vis)['heatmaps']
+    ref, _ = generate_gaussian_heatmaps((64, 32), pts, vis, sigma=2.0)
+    assert ours.shape == (2, 32, 64) and ours.flags.c_contiguous
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize('kernel', [1, 3, 5, 7, 9])
+def test_heatmap_nms_equals_mmpose(kernel):
+    from mmpose.codecs.utils.post_processing import batch_heatmap_nms
+
+    from mmpose_carcinosis.codecs import heatmap_nms
+    torch.manual_seed(kernel)
+    maps = torch.rand(2, 3, 23, 41).round(decimals=1)  # many ties
+    maps[0, 0, :4, :4] = 0.7
+    assert torch.equal(heatmap_nms(maps, kernel), batch_heatmap_nms(maps, kernel))
+    small = torch.rand(1, 1, 2, 3)  # smaller than the window
+    assert torch.equal(heatmap_nms(small, kernel), batch_heatmap_nms(small, kernel))
+    with pytest.raises(ValueError, match='odd'):
+        heatmap_nms(maps, 4)
+
+
 def test_sum_merge_clips_to_one_and_max_keeps_peaks():
     pts = np.array([[[40., 20.]], [[44., 20.]]])
     hm_max = build(merge='max').encode(pts)['heatmaps']

@@ -5,9 +5,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmpose.codecs.base import BaseKeypointCodec
-from mmpose.codecs.utils.post_processing import batch_heatmap_nms
 from mmpose.registry import KEYPOINT_CODECS
 from torch import Tensor
+
+from .utils import heatmap_nms
 
 
 @KEYPOINT_CODECS.register_module()
@@ -79,6 +80,18 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         self.decode_subpixel = decode_subpixel
         self.scale_factor = (np.array(input_size, dtype=np.float32) /
                              np.array(heatmap_size, dtype=np.float32))
+        # encoding constants: last pixel (x, y) and the window offsets
+        self._hm_max = np.array(heatmap_size, dtype=np.int64) - 1
+        self._offsets = np.arange(-self.radius, self.radius + 1)
+        self._inner_max = self._hm_max - self.radius  # windows fully inside
+        # flat strides (x, y) and flat offsets of a (2r+1)^2 window (shifted
+        # by the padding), on the map (key 0) and on the map padded by r
+        self._strides, self._window_offsets = {}, {}
+        for pad in (0, self.radius):
+            Wp = self.heatmap_size[0] + 2 * pad
+            self._strides[pad] = np.array([1, Wp])
+            self._window_offsets[pad] = (self._offsets[:, None] * Wp +
+                                         self._offsets[None, :] + pad * (Wp + 1))
 
     def encode(self,
                keypoints: np.ndarray,
@@ -97,39 +110,43 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         """
         keypoints = np.asarray(keypoints, dtype=np.float32)
         N, K = keypoints.shape[:2]
-        if keypoints_visible is None:
-            keypoints_visible = np.ones((N, K), dtype=np.float32)
         W, H = self.heatmap_size
-        heatmaps = np.zeros((K, H * W), dtype=np.float32)
-
+        # a few whole-array operations, whatever the number of points
+        # (``benchmarks/hot_path.py``: ~10x MMPose's loop per point at 30)
         mu = (keypoints / self.scale_factor).reshape(-1, 2)  # (N*K, 2)
-        cls = np.tile(np.arange(K), N)
-        keep = ((np.asarray(keypoints_visible).reshape(-1) > 0)
-                & np.isfinite(mu).all(1)
-                & (mu[:, 0] >= 0) & (mu[:, 0] <= W - 1)
-                & (mu[:, 1] >= 0) & (mu[:, 1] <= H - 1))
-        mu, cls = mu[keep], cls[keep]
+        # NaN and inf fail these comparisons, so they are dropped too
+        keep = ((mu >= 0) & (mu <= self._hm_max)).all(1)
+        if keypoints_visible is not None:
+            keep &= np.asarray(keypoints_visible).reshape(-1) > 0
+        cls = np.tile(np.arange(K), N) if K > 1 else None
+        if not keep.all():
+            mu = mu[keep]
+            cls = None if cls is None else cls[keep]
+        r = self.radius
+        centre = np.round(mu).astype(np.int64)  # (P, 2) nearest pixels
+        # windows reaching past the border: draw on a map padded by r and crop
+        pad = r if len(mu) and (centre.min() < r or
+                                (centre > self._inner_max).any()) else 0
+        Hp, Wp = H + 2 * pad, W + 2 * pad
+        heatmaps = np.zeros(K * Hp * Wp, dtype=np.float32)
         if len(mu):
-            r = self.radius
-            offs = np.arange(-r, r + 1)
-            # integer pixel grid of each point's window: (P, 2r+1)
-            xs = np.round(mu[:, :1]).astype(np.int64) + offs
-            ys = np.round(mu[:, 1:]).astype(np.int64) + offs
-            gx = np.exp(-(xs - mu[:, :1])**2 / (2 * self.sigma**2))
-            gy = np.exp(-(ys - mu[:, 1:])**2 / (2 * self.sigma**2))
-            vals = gy[:, :, None] * gx[:, None, :]  # (P, 2r+1, 2r+1)
-            inside = (((ys >= 0) & (ys < H))[:, :, None]
-                      & ((xs >= 0) & (xs < W))[:, None, :])
-            flat = (cls[:, None, None] * (H * W) + ys[:, :, None] * W +
-                    xs[:, None, :])
-            flat, vals = flat[inside], vals[inside].astype(np.float32)
-            heatmaps = heatmaps.reshape(-1)
+            # (P, 2, 2r+1) separable Gaussian factors along x and y
+            d = (centre[:, :, None] + self._offsets) - mu[:, :, None]
+            g = np.exp(d * d * (-0.5 / self.sigma**2)).astype(np.float32)
+            vals = g[:, 1, :, None] * g[:, 0, None, :]  # (P, 2r+1, 2r+1)
+            base = centre @ self._strides[pad]  # y * Wp + x
+            if cls is not None:
+                base += cls * (Hp * Wp)
+            flat = (base[:, None, None] + self._window_offsets[pad]).ravel()
             if self.merge == 'max':
-                np.maximum.at(heatmaps, flat, vals)
+                np.maximum.at(heatmaps, flat, vals.ravel())
             else:
-                heatmaps += np.bincount(
-                    flat, weights=vals, minlength=K * H * W).astype(np.float32)
+                heatmaps += np.bincount(flat, weights=vals.ravel(),
+                                        minlength=K * Hp * Wp).astype(np.float32)
                 np.minimum(heatmaps, 1.0, out=heatmaps)
+        if pad:
+            heatmaps = np.ascontiguousarray(
+                heatmaps.reshape(K, Hp, Wp)[:, pad:pad + H, pad:pad + W])
         return dict(heatmaps=heatmaps.reshape(K, H, W))
 
     def decode(self, encoded: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -191,7 +208,7 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         """
         heatmaps = heatmaps.float()
         B, K, H, W = heatmaps.shape
-        peaks = batch_heatmap_nms(heatmaps, self.decode_nms_kernel)
+        peaks = heatmap_nms(heatmaps, self.decode_nms_kernel)
         k = min(self.decode_topk, H * W)
         scores, idx = peaks.flatten(2).topk(k, dim=-1)  # (B, K, k)
         xy = torch.stack((idx % W, torch.div(idx, W, rounding_mode='floor')),

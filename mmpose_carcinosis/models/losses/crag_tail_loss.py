@@ -1,4 +1,6 @@
 """The Crag and Tail loss for learning dense heatmaps from sparse points."""
+from typing import Tuple
+
 import torch
 from mmpose.registry import MODELS
 from torch import Tensor
@@ -49,3 +51,15 @@ class CragTailLoss(HillLoss):
             loss = loss + self.reinforce_weight * (
                 target - torch.sigmoid(logits)).pow(2)
         return loss
+
+    def positive_term_and_grad(self, logits: Tensor, target: Tensor
+                               ) -> Tuple[Tensor, Tensor]:
+        r"""Adds :math:`\alpha (H - P)^2` and its derivative
+        :math:`-2\alpha (H - P) P (1 - P)` to :meth:`HillLoss.positive_term_and_grad`."""
+        loss, grad = super().positive_term_and_grad(logits, target)
+        if self.reinforce_weight:
+            p = torch.sigmoid(logits)
+            d = target - p
+            loss = loss + self.reinforce_weight * d * d
+            grad = grad - (2 * self.reinforce_weight) * d * p * (1 - p)
+        return loss, grad

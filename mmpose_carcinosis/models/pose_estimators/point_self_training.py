@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
-from mmpose.codecs.utils import batch_heatmap_nms
 from mmpose.registry import MODELS
 from torch import Tensor
+
+from mmpose_carcinosis.codecs import heatmap_nms
 
 
 def gaussian_kernel(sigma: float, radius: int) -> Tensor:
@@ -58,7 +59,7 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
         tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
         statistics (number of pseudo and ignored peaks per frame).
     """
-    peaks = batch_heatmap_nms(teacher_scores.float(), nms_kernel)
+    peaks = heatmap_nms(teacher_scores.float(), nms_kernel)
     # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
     near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
     far = ~near_click & (peaks > 0)
