@@ -12,7 +12,9 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   (``SPLCCragTailLoss``, tau 0.6): the single-network alternative;
 - ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen teacher) from that
   checkpoint; ``stage2_ema``: the same with an EMA teacher (MMDetection's
-  ``MeanTeacherHook``); ``stage2_cross``: with PA-Seg's cross distillation,
+  ``MeanTeacherHook``); ``stage2_noband``: without the ignore band
+  (``low_thr = high_thr``: teacher peaks below the pseudo-label threshold
+  keep the Crag and Tail tail); ``stage2_cross``: with PA-Seg's cross distillation,
   the second pair from the next seed's stage-one model (seed + 1, trained
   if missing);
 - ``dense``: the dense-label ceiling of the sparse-to-dense benchmark.
@@ -42,7 +44,8 @@ sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/demo_cpu_stage2.py'
-METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_ema', 'stage2_cross', 'dense')
+METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_ema', 'stage2_noband', 'stage2_cross',
+           'dense')
 
 
 def parse_args(argv=None):
@@ -142,6 +145,8 @@ def main(argv=None):
             else:
                 over = {'model.stage_one': ckpt, 'model.high_thr': high,
                         'model.low_thr': high / 3}
+                if method == 'stage2_noband':
+                    over['model.low_thr'] = high
                 if method == 'stage2_ema':
                     over['custom_hooks'] = [dict(h) for h in stage2.custom_hooks_ema]
                 if method == 'stage2_cross':

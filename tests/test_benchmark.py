@@ -197,7 +197,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert stage_two.high_threshold(curve, 10.0, 1.1) == 0.8  # none reaches it
     calls = []
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_ema=66.0,
-              stage2_cross=72.0)
+              stage2_noband=68.0, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
                             seed=0, config=None):
@@ -231,6 +231,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert over['model.stage_one'] == ckpt
     assert over['model.high_thr'] == 0.3 and over['model.low_thr'] == pytest.approx(0.1)
     assert 'custom_hooks' in by_method['stage2_ema'][0]
+    assert by_method['stage2_noband'][0]['model.low_thr'] == 0.3  # no ignore band
     # the cross partner is the next seed's stage-one model, listed or not
     partners = [o['model.cross']['stage_one'] for m, o, _ in calls if m == 'stage2_cross']
     assert partners == [osp.join(work_dir, f'seed_{s}', 'clicks_1-5', 'cragtail',
@@ -240,7 +241,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     with open(tmp_path / 'out' / 'stage_two.json') as f:
         result = json.load(f)
     s = result['summary']
-    assert [r['method'] for r in result['runs']][:7] == list(stage_two.METHODS)
+    assert [r['method'] for r in result['runs']][:8] == list(stage_two.METHODS)
     assert by_method['splc'][0]['model.head.loss.type'] == 'SPLCCragTailLoss'
     assert s['stage2']['f1_mean'] == pytest.approx(70.5)
     # (70.5 - 60.5) / (80 - 60.5)
