@@ -457,7 +457,7 @@ def summary_markdown(summary):
         cols.append('F1 / dense F1')
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     for s in summary:
-        vals = ([str(s['clicks']), s['loss'], ' '.join(map(str, s['seeds']))] +
+        vals = ([str(s['clicks'] or '-'), s['loss'], ' '.join(map(str, s['seeds']))] +
                 [f"{s[k]:.1f} ± {s[f'{k}_std']:.1f}" for k in keys])
         if ceiling:
             vals.append(f"{s['of_dense']:.0f}%")

@@ -154,8 +154,7 @@ def main(argv=None):
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
                                                 seed=seed, config=args.stage2_config)
                 row.update(pseudo_quality(work), high_thr=high)
-            row.update(loss=method, method=method, seed=seed,
-                       clicks='dense' if method == 'dense' else bench.clicks)
+            row.update(loss=method, method=method, seed=seed)
             rows.append(row)
             curves.append((method, curve))
     summary = s2d.summarize(rows, s2d.SUMMARY_KEYS)
