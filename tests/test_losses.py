@@ -235,3 +235,22 @@ def test_fused_float32_matches_reference_on_a_training_batch():
         assert b.dtype == torch.float32
         assert b.item() == pytest.approx(a.item(), rel=1e-5)
         assert torch.allclose(gb, ga, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize('fused', [True, False])
+def test_min_positives_floors_the_normaliser(fused):
+    # two maps (B = 2) with 3 positive pixels in all: divided by 3 without a
+    # floor, by 2 maps x 10 = 20 with min_positives=10; many positives: unchanged
+    from mmpose_carcinosis.models import CragTailLoss
+    logits = torch.zeros(2, 1, 8, 8)
+    target = torch.zeros(2, 1, 8, 8)
+    target[0, 0, 0, :3] = 1.0
+    plain = CragTailLoss(fused=fused)(logits, target)
+    floored = CragTailLoss(fused=fused, min_positives=10)(logits, target)
+    assert floored.item() == pytest.approx(plain.item() * 3 / 20, rel=1e-6)
+    mask = torch.ones(2, 1, 8, 8)
+    assert CragTailLoss(fused=fused, min_positives=10)(logits, target, None, mask).item() == \
+        pytest.approx(floored.item(), rel=1e-6)
+    target[:, :, :5, :5] = 1.0  # 50 positives > 20
+    assert CragTailLoss(fused=fused, min_positives=10)(logits, target).item() == \
+        pytest.approx(CragTailLoss(fused=fused)(logits, target).item(), rel=1e-6)

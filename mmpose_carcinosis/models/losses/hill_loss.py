@@ -94,6 +94,14 @@ class HillLoss(nn.Module):
             pixels in the batch (at least 1); ``'sum'``: divide by the batch
             size only; ``'mean'``: divide by the number of pixels.
             Defaults to ``'positive'``.
+        min_positives (float): With ``normalize='positive'``, the divisor is
+            at least this many pixels per map (B x K maps in a batch), so a
+            batch whose frames carry few or no clicks (frames without
+            clicks, clicks cropped away by the augmentation) is not divided
+            by a handful of pixels: without a floor one such batch gave a
+            loss 7x and a gradient 40x the usual (seeds 0 and 2 of the
+            varied benchmark; docs/benchmarks.md). Defaults to 0 (no floor
+            but 1 pixel).
         neg_weight (float): :math:`\beta`, weight of a plain cross-entropy
             term :math:`-\log(1 - P)` added to every negative pixel. Its
             push on the logit, :math:`\beta P`, is stronger than the tail's
@@ -118,6 +126,7 @@ class HillLoss(nn.Module):
                  pos_thr: float = 0.0,
                  pos_weight: str = 'target',
                  normalize: str = 'positive',
+                 min_positives: float = 0.0,
                  use_tail: bool = True,
                  neg_weight: float = 0.0,
                  loss_weight: float = 1.0,
@@ -139,6 +148,7 @@ class HillLoss(nn.Module):
         self.pos_thr = pos_thr
         self.pos_weight = pos_weight
         self.normalize = normalize
+        self.min_positives = min_positives
         self.use_tail = use_tail
         self.neg_weight = neg_weight
         self.loss_weight = loss_weight
@@ -254,8 +264,8 @@ class HillLoss(nn.Module):
         x_pos, t_pos = logits.reshape(-1)[idx], flat_t[idx]
         pos_loss, pos_grad = self.positive_term_and_grad(x_pos, t_pos)
         if weight is None:
-            n = max(idx.numel(), 1) if self.normalize == 'positive' else (
-                logits.shape[0] if self.normalize == 'sum' else logits.numel())
+            n = max(idx.numel(), self._floor(logits)) if self.normalize == 'positive' \
+                else (logits.shape[0] if self.normalize == 'sum' else logits.numel())
             scale = self.loss_weight / n
             neg_sum, grad = self.negative_sum_and_grad(logits, scale)
             # the positive pixels: replace their negative term by the positive one
@@ -272,10 +282,16 @@ class HillLoss(nn.Module):
         return ((loss * weight).sum() * scale,
                 grad.mul_(weight).mul_(scale))
 
+    def _floor(self, logits: Tensor) -> float:
+        """Least divisor of the positive normalisation: ``min_positives``
+        per (sample, class) map, and at least 1."""
+        return max(1.0, self.min_positives * logits.shape[0] * logits.shape[1])
+
     def _normaliser(self, logits: Tensor, pos: Tensor,
                     weight: Optional[Tensor]) -> Tensor:
         if self.normalize == 'positive':
             n = pos.sum() if weight is None else (pos * weight).sum()
+            n = n.clamp_min(self._floor(logits))
         elif self.normalize == 'sum':
             n = logits.new_tensor(logits.shape[0])
         else:
