@@ -42,6 +42,7 @@ LOSS_CONFIGS = dict(mse='configs/hrnet_mse.py', hill='configs/hrnet_hill.py',
 # "dense" is the ceiling: Crag and Tail with every nodule labelled.
 METHODS = dict(mse=('mse', None), hill=('hill', None),
                cragtail=('cragtail', None), dense=('cragtail', 'dense'))
+DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', 'dense')
 DEFAULT_SEEDS = (0, 1, 2)
 # generated frames are 480x270; nodule radius range per preset at that size
 # (varied: 2 to 8 px, i.e. 5 to 21 px at 1280x720: the generator's own 2 to
@@ -55,7 +56,7 @@ KEYS = ('f1', 'precision', 'recall', 'ap', 'best_f1', 'best_thr', 'count_error',
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--losses', nargs='+', default=['mse', 'hill', 'cragtail', 'dense'],
+    p.add_argument('--losses', nargs='+', default=list(DEFAULT_LOSSES),
                    choices=sorted(METHODS),
                    help='methods; "dense" = Crag and Tail on every nodule (ceiling)')
     p.add_argument('--preset', choices=('varied', 'classic'), default='varied',
@@ -310,6 +311,21 @@ def checkpoint_epoch(path):
     """``.../epoch_20.pth`` -> 20 (None for other names)."""
     stem = osp.splitext(osp.basename(path))[0]
     return int(stem[len('epoch_'):]) if stem.startswith('epoch_') else None
+
+
+def output_stem(args, seeds):
+    """File stem of a table: ``<tag>[_clicks][_best-val][_<losses>][_seed<S>]``,
+    so that a run of other seeds, a subset of the losses or another
+    checkpoint choice never overwrites the default table that other tools
+    read."""
+    stem = f'{args.tag}_clicks' if args.sweep_clicks else args.tag
+    if args.select != 'last':
+        stem += f'_{args.select}'
+    if sorted(args.losses) != sorted(DEFAULT_LOSSES):
+        stem += '_' + '-'.join(args.losses)
+    if sorted(seeds) != sorted(DEFAULT_SEEDS):
+        stem += '_seed' + '-'.join(map(str, seeds))
+    return stem
 
 
 def select_checkpoint(args, test, work):
@@ -572,9 +588,7 @@ def main(argv=None):
                 all_rows.append(row)
                 curves.append((f'{method} ({clicks} clicks)' if args.sweep_clicks
                                else method, curve))
-    stem = f'{args.tag}_clicks' if args.sweep_clicks else args.tag
-    if len(seeds) == 1 and args.seeds is None:
-        stem += f'_seed{seeds[0]}'  # keeps the default three-seed files
+    stem = output_stem(args, seeds)
     extra = ('clicks', ) if args.sweep_clicks else ()
     payload = dict(common, seed=None, seeds=seeds,
                    clicks=budgets if args.sweep_clicks else args.clicks,

@@ -267,3 +267,17 @@ def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
     args.decode_floor = 0.01
     assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same_training'
     assert text != open(path).read()
+
+
+def test_output_stem_never_overwrites_the_default_table(bench):
+    def stem(*argv, seeds=(0, 1, 2)):
+        return bench.output_stem(bench.parse_args(list(argv)), list(seeds))
+    assert stem() == 'sparse_to_dense'
+    assert stem('--select', 'best-val') == 'sparse_to_dense_best-val'
+    assert stem('--seed', '0', seeds=(0, )) == 'sparse_to_dense_seed0'
+    assert stem('--seed', '0', '--select', 'best-val', seeds=(0, )) == \
+        'sparse_to_dense_best-val_seed0'
+    assert stem('--seeds', '2', seeds=(2, )) == 'sparse_to_dense_seed2'
+    assert stem('--seeds', '2', '1', '0') == 'sparse_to_dense'  # the default set
+    assert stem('--losses', 'cragtail', '--seeds', '0', '2', seeds=(0, 2)) == \
+        'sparse_to_dense_cragtail_seed0-2'
