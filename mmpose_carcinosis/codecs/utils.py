@@ -1,4 +1,5 @@
-"""Tensor helpers shared by the codec, the head and stage two."""
+"""Tensor helpers shared by the codec (decoding, ONNX export) and stage two
+(pseudo labels)."""
 import torch
 import torch.nn.functional as F
 from torch import Tensor
