@@ -264,40 +264,39 @@ class HillLoss(nn.Module):
         x_pos, t_pos = logits.reshape(-1)[idx], flat_t[idx]
         pos_loss, pos_grad = self.positive_term_and_grad(x_pos, t_pos)
         if weight is None:
-            n = max(idx.numel(), self._floor(logits)) if self.normalize == 'positive' \
-                else (logits.shape[0] if self.normalize == 'sum' else logits.numel())
-            scale = self.loss_weight / n
+            scale = self.loss_weight / self._normaliser(logits, idx.numel(), None)
             neg_sum, grad = self.negative_sum_and_grad(logits, scale)
             # the positive pixels: replace their negative term by the positive one
             total = neg_sum - self.negative_term(x_pos).sum() + pos_loss.sum()
             grad.view(-1)[idx] = pos_grad * scale
             return total * scale, grad
         weight = weight.to(logits.dtype).expand_as(logits)
-        pos = flat_t.new_zeros(flat_t.shape, dtype=torch.bool)
-        pos[idx] = True
-        scale = self.loss_weight / self._normaliser(logits, pos.view_as(logits), weight)
+        n_pos = weight.reshape(-1)[idx].sum()
+        scale = self.loss_weight / self._normaliser(logits, n_pos, weight)
         loss, grad = self.negative_term_and_grad(logits)
         loss.view(-1)[idx] = pos_loss
         grad.view(-1)[idx] = pos_grad
         return ((loss * weight).sum() * scale,
                 grad.mul_(weight).mul_(scale))
 
-    def _floor(self, logits: Tensor) -> float:
-        """Least divisor of the positive normalisation: ``min_positives``
-        per (sample, class) map, and at least 1."""
-        return max(1.0, self.min_positives * logits.shape[0] * logits.shape[1])
+    def _normaliser(self, logits: Tensor, n_pos, weight: Optional[Tensor]) -> Tensor:
+        """The divisor of the summed loss (0-d tensor, at least 1).
 
-    def _normaliser(self, logits: Tensor, pos: Tensor,
-                    weight: Optional[Tensor]) -> Tensor:
+        Args:
+            logits (Tensor): (B, K, H, W).
+            n_pos (int | Tensor): The (weighted) number of positive pixels.
+            weight (Tensor, optional): Pixel weights expanded to (B, K, H, W).
+        """
+        floor = 1.0
         if self.normalize == 'positive':
-            n = pos.sum() if weight is None else (pos * weight).sum()
-            n = n.clamp_min(self._floor(logits))
+            # min_positives per (sample, class) map
+            n = n_pos
+            floor = max(1.0, self.min_positives * logits.shape[0] * logits.shape[1])
         elif self.normalize == 'sum':
-            n = logits.new_tensor(logits.shape[0])
+            n = logits.shape[0]
         else:
-            n = (logits.new_tensor(logits.numel()) if weight is None
-                 else weight.expand_as(logits).sum())
-        return n.to(logits.dtype).clamp_min(1.0)
+            n = logits.numel() if weight is None else weight.sum()
+        return torch.as_tensor(n, dtype=logits.dtype, device=logits.device).clamp_min(floor)
 
     def forward(self,
                 output: Tensor,
@@ -329,7 +328,9 @@ class HillLoss(nn.Module):
         pos = target > self.pos_thr
         loss = torch.where(pos, self.positive_term(logits, target),
                            self.negative_term(logits))
+        n_pos = pos.sum()
         if weight is not None:
             weight = weight.to(logits.dtype).expand_as(logits)
             loss = loss * weight
-        return loss.sum() / self._normaliser(logits, pos, weight) * self.loss_weight
+            n_pos = (pos * weight).sum()
+        return loss.sum() / self._normaliser(logits, n_pos, weight) * self.loss_weight
