@@ -10,19 +10,21 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   schedule as stage two (same epochs, optimiser, learning rate);
 - ``splc``: the same continuation with SPLC's online flip
   (``SPLCCragTailLoss``, tau 0.6): the single-network alternative;
-- ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen teacher) from that
-  checkpoint; ``stage2_ema``: the same with an EMA teacher (MMDetection's
-  ``MeanTeacherHook``); ``stage2_noband``: without the ignore band
-  (``low_thr = high_thr``: teacher peaks below the pseudo-label threshold
-  keep the Crag and Tail tail); ``stage2_cross``: with PA-Seg's cross distillation,
-  the second pair from the next seed's stage-one model (seed + 1, trained
-  if missing);
+- ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen flip-test teacher)
+  from that checkpoint; ``stage2_noflip``: the teacher without the flip
+  test; ``stage2_ema``: an EMA teacher (MMDetection's ``MeanTeacherHook``);
+  ``stage2_rounds``: the teacher replaced by the best student every 5
+  epochs (``TeacherRefreshHook``); ``stage2_noband``: without the ignore
+  band (``low_thr = high_thr``: teacher peaks below the pseudo-label
+  threshold keep the Crag and Tail tail); ``stage2_cross``: with PA-Seg's
+  cross distillation, the second pair from the next seed's stage-one model
+  (seed + 1, trained if missing);
 - ``dense``: the dense-label ceiling of the sparse-to-dense benchmark.
 
 The pseudo-label threshold ``high_thr`` is the lowest score at which the
-stage-one model's precision on the dense validation split reaches
-``--precision-target`` (0.9), read off its validation curve; ``low_thr`` is
-a third of it. Each run is tested like the sparse-to-dense runs (threshold
+teacher's precision on the dense validation split reaches 0.9 and
+``low_thr`` a third of it, set by the config's ``PseudoThresholdHook``
+before training (and after each refresh of the teacher). Each run is tested like the sparse-to-dense runs (threshold
 chosen on validation, dense test truth). Writes
 ``benchmarks/results/stage_two.{json,md}``: per run ``method``, ``seed``,
 ``f1``, ``ap``, ``recall``, ``recall_faint``... and, for stage-two rows,
@@ -44,8 +46,8 @@ sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/demo_cpu_stage2.py'
-METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_ema', 'stage2_noband', 'stage2_cross',
-           'dense')
+METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_noflip', 'stage2_ema', 'stage2_rounds',
+           'stage2_noband', 'stage2_cross', 'dense')
 
 
 def parse_args(argv=None):
@@ -53,7 +55,6 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
     p.add_argument('--seeds', type=int, nargs='+', default=list(s2d.DEFAULT_SEEDS))
-    p.add_argument('--precision-target', type=float, default=0.9)
     p.add_argument('--stage2-config', default=STAGE2_CONFIG)
     p.add_argument('--work-dir', default=osp.join('work_dirs', 'benchmark', 'varied_salient'),
                    help='the sparse-to-dense benchmark\'s work dir (its stage-one '
@@ -62,15 +63,6 @@ def parse_args(argv=None):
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='stage_two')
     return p.parse_args(argv)
-
-
-def high_threshold(curve, radius, target):
-    """The lowest swept score threshold whose precision reaches ``target``
-    (curves list thresholds in decreasing order); the highest threshold if
-    none does."""
-    c = curve[f'{radius:g}']
-    ok = [t for t, p in zip(c['thresholds'], c['precision']) if p >= target]
-    return min(ok) if ok else max(c['thresholds'])
 
 
 def pseudo_quality(work):
@@ -87,7 +79,9 @@ def pseudo_quality(work):
     return dict(pseudo_precision=rows[-1]['pseudo/precision'],
                 pseudo_recall=rows[-1]['pseudo/recall'],
                 pseudo_per_frame=rows[-1]['pseudo/per_frame'],
-                pseudo_precision_min=min(r['pseudo/precision'] for r in rows))
+                pseudo_precision_min=min(r['pseudo/precision'] for r in rows),
+                high_thr=rows[-1].get('pseudo/high_thr'),
+                high_thr_first=rows[0].get('pseudo/high_thr'))
 
 
 def main(argv=None):
@@ -123,10 +117,7 @@ def main(argv=None):
         # cross pairs: the partner is the next seed's stage-one model (seed
         # 0 with 1, 1 with 2, 2 with 3...), whichever seeds are listed
         partner = stage_one(seed + 1)[2] if 'stage2_cross' in args.methods else None
-        with open(osp.join(one, 'val_pr_curve.json')) as f:
-            high = high_threshold(json.load(f), radius, args.precision_target)
-        print(f'=== seed {seed}: stage one {ckpt}; pseudo-label threshold {high:.3f} '
-              f'(validation precision >= {args.precision_target:g})', flush=True)
+        print(f'=== seed {seed}: stage one {ckpt}', flush=True)
         for method in args.methods:
             work = osp.join(seed_dir, 'stage_two', method)
             if method == 'stage1':
@@ -143,17 +134,21 @@ def main(argv=None):
                 row, curve = s2d.train_and_test(bench, 'cragtail', data_root, work, over,
                                                 label=method, seed=seed)
             else:
-                over = {'model.stage_one': ckpt, 'model.high_thr': high,
-                        'model.low_thr': high / 3}
+                over = {'model.stage_one': ckpt}
+                hooks = {'stage2_ema': stage2.custom_hooks_ema,
+                         'stage2_rounds': stage2.custom_hooks_rounds}.get(method)
                 if method == 'stage2_noband':
-                    over['model.low_thr'] = high
-                if method == 'stage2_ema':
-                    over['custom_hooks'] = [dict(h) for h in stage2.custom_hooks_ema]
+                    hooks = [dict(h, low_ratio=1.0) if h['type'] == 'PseudoThresholdHook'
+                             else h for h in stage2.custom_hooks]
+                if hooks:
+                    over['custom_hooks'] = [dict(h) for h in hooks]
+                if method == 'stage2_noflip':
+                    over['model.teacher_flip'] = False
                 if method == 'stage2_cross':
                     over['model.cross'] = dict(stage_one=partner, weight=0.5, temperature=4.0)
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
                                                 seed=seed, config=args.stage2_config)
-                row.update(pseudo_quality(work), high_thr=high)
+                row.update(pseudo_quality(work))
             row.update(loss=method, method=method, seed=seed)
             rows.append(row)
             curves.append((method, curve))
@@ -173,8 +168,7 @@ def main(argv=None):
         'dense F1 gap): ' + ', '.join(f'{m} {s["gap_closed"]:.0f}%' for m, s in by.items()
                                       if 'gap_closed' in s) + '\n\nPer seed:\n\n' + \
         s2d.markdown(rows, radius, extra=('seed', ))
-    payload = dict(radius=radius, precision_target=args.precision_target,
-                   stage2_config=args.stage2_config, seeds=args.seeds, runs=rows, summary=by)
+    payload = dict(radius=radius, stage2_config=args.stage2_config, seeds=args.seeds, runs=rows, summary=by)
     s2d.write(bench, args.tag, payload, table, curves, radius, 'Stage two: test precision-recall')
 
 

@@ -185,19 +185,16 @@ def test_false_positive_kinds_on_a_constructed_frame():
 
 def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     # the runs themselves are faked: what each method is given (checkpoint,
-    # threshold read off the stage-one validation curve, schedule), and the
-    # summary with the share of the stage-one-to-dense gap closed
+    # hooks, schedule), and the summary with the share of the
+    # stage-one-to-dense gap closed
     import sys
     sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
     import stage_two
     curve = {'10': dict(thresholds=[0.8, 0.5, 0.3, 0.1], precision=[1.0, 0.95, 0.9, 0.6],
                         recall=[0.1, 0.3, 0.5, 0.8])}
-    assert stage_two.high_threshold(curve, 10.0, 0.9) == 0.3
-    assert stage_two.high_threshold(curve, 10.0, 0.99) == 0.8
-    assert stage_two.high_threshold(curve, 10.0, 1.1) == 0.8  # none reaches it
     calls = []
-    f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_ema=66.0,
-              stage2_noband=68.0, stage2_cross=72.0)
+    f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
+              stage2_ema=66.0, stage2_rounds=71.0, stage2_noband=68.0, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
                             seed=0, config=None):
@@ -228,10 +225,14 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     ckpt = osp.join(work_dir, 'clicks_1-5', 'cragtail', 'epoch_30.pth')
     over, config = by_method['stage2']
     assert config == stage_two.STAGE2_CONFIG
-    assert over['model.stage_one'] == ckpt
-    assert over['model.high_thr'] == 0.3 and over['model.low_thr'] == pytest.approx(0.1)
-    assert 'custom_hooks' in by_method['stage2_ema'][0]
-    assert by_method['stage2_noband'][0]['model.low_thr'] == 0.3  # no ignore band
+    assert over == {'model.stage_one': ckpt}  # thresholds: the config's PseudoThresholdHook
+
+    def hook(method, kind):
+        return [h for h in by_method[method][0]['custom_hooks'] if h['type'] == kind]
+    assert hook('stage2_ema', 'mmdet.MeanTeacherHook')
+    assert hook('stage2_rounds', 'TeacherRefreshHook')[0]['interval'] == 5
+    assert hook('stage2_noband', 'PseudoThresholdHook')[0]['low_ratio'] == 1.0  # no band
+    assert by_method['stage2_noflip'][0]['model.teacher_flip'] is False
     # the cross partner is the next seed's stage-one model, listed or not
     partners = [o['model.cross']['stage_one'] for m, o, _ in calls if m == 'stage2_cross']
     assert partners == [osp.join(work_dir, f'seed_{s}', 'clicks_1-5', 'cragtail',
@@ -241,7 +242,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     with open(tmp_path / 'out' / 'stage_two.json') as f:
         result = json.load(f)
     s = result['summary']
-    assert [r['method'] for r in result['runs']][:8] == list(stage_two.METHODS)
+    assert [r['method'] for r in result['runs']][:10] == list(stage_two.METHODS)
     assert by_method['splc'][0]['model.head.loss.type'] == 'SPLCCragTailLoss'
     assert s['stage2']['f1_mean'] == pytest.approx(70.5)
     # (70.5 - 60.5) / (80 - 60.5)

@@ -167,21 +167,25 @@ def test_slurm_launcher_on_cpu(data_root, tmp_path):
 
 
 def test_two_stages_through_the_runner(trained, data_root, tmp_path):
-    # stage two from the stage-one checkpoint, a frozen teacher, the pseudo
-    # label quality logged against the training frames' dense truth, and a
-    # resume of stage two
+    # stage two from the stage-one checkpoint, a frozen teacher, thresholds
+    # calibrated on validation before training, the pseudo label quality
+    # logged against the training frames' dense truth, and a resume of
+    # stage two that keeps the calibrated thresholds
     stage_one = osp.join(trained[0], 'epoch_2.pth')
     cfg2 = osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')
-    opts = data_options(data_root, 2) + [f'model.stage_one={stage_one}',
-                                         'model.high_thr=0.0101', 'model.low_thr=0.01']
+    opts = data_options(data_root, 2) + [f'model.stage_one={stage_one}']
     work = tmp_path / 'stage2'
     log = run([sys.executable, 'tools/train.py', cfg2, '--work-dir', str(work),
                '--cfg-options', *opts])
+    assert log.count('pseudo-label thresholds: high_thr') == 1
     assert 'pseudo labels after epoch 2' in log and 'pseudo/precision' in log
     rows = scalars(str(work))
     assert any('pseudo_per_frame' in r for r in rows)
-    state = torch.load(work / 'epoch_2.pth')['state_dict']
-    first = torch.load(stage_one)['state_dict']
+    ckpt = torch.load(work / 'epoch_2.pth')
+    thr = ckpt['meta']['pseudo_thr']
+    assert thr['teacher_version'] == 0 and thr['low_thr'] == pytest.approx(thr['high_thr'] / 3)
+    assert any(r.get('pseudo/high_thr') == pytest.approx(thr['high_thr']) for r in rows)
+    state, first = ckpt['state_dict'], torch.load(stage_one)['state_dict']
     # the frozen teacher is still the stage-one model; the student moved
     key = 'backbone.conv1.weight'
     assert torch.equal(state[f'teacher.{key}'], first[key])
@@ -189,6 +193,33 @@ def test_two_stages_through_the_runner(trained, data_root, tmp_path):
     log = run([sys.executable, 'tools/train.py', cfg2, '--work-dir', str(work), '--resume',
                '--cfg-options', *data_options(data_root, 3), f'model.stage_one={stage_one}'])
     assert 'resumed epoch: 2' in log and osp.isfile(work / 'epoch_3.pth')
+    assert 'pseudo-label thresholds' not in log  # restored, not recalibrated
+    assert torch.load(work / 'epoch_3.pth')['meta']['pseudo_thr']['high_thr'] == thr['high_thr']
+
+
+def test_rounds_of_self_training(trained, data_root, tmp_path):
+    # TeacherRefreshHook every epoch from the current student: after epoch 1
+    # the teacher is epoch 1's student, and the thresholds are recalibrated
+    stage_one = osp.join(trained[0], 'epoch_2.pth')
+    cfg = tmp_path / 'rounds.py'
+    from mmengine.config import Config
+    hooks = Config.fromfile(osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')).custom_hooks_rounds
+    hooks = [dict(h, interval=1, source='student') if h['type'] == 'TeacherRefreshHook'
+             else dict(h) for h in hooks]
+    assert any(h['type'] == 'TeacherRefreshHook' for h in hooks)
+    cfg.write_text(f"_base_ = ['{osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')}']\n"
+                   f"custom_hooks = {hooks!r}\n")
+    work = tmp_path / 'rounds'
+    log = run([sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(work),
+               '--cfg-options', *data_options(data_root, 2), f'model.stage_one={stage_one}',
+               'default_hooks.checkpoint.interval=1'])
+    assert log.count('teacher refreshed from the student after epoch 1') == 1
+    assert log.count('pseudo-label thresholds: high_thr') == 2
+    one, two = (torch.load(work / f'epoch_{e}.pth') for e in (1, 2))
+    assert two['meta']['teacher_version'] == 1 and two['meta']['pseudo_thr']['teacher_version'] == 1
+    for k, v in one['state_dict'].items():
+        if k.startswith('student.'):
+            assert torch.equal(two['state_dict']['teacher.' + k[len('student.'):]], v), k
 
 
 def test_checkpoints_carry_the_validated_threshold(trained):

@@ -171,3 +171,37 @@ def test_prefix_counts_from_one_assignment_equal_per_prefix_matchings():
         counts = list(range(m + 1))
         got = prefix_matches(pred, gt, radius, counts)
         assert got == {c: reference(pred, gt, radius, c) for c in counts}, trial
+
+
+def test_threshold_at_precision_scans_from_the_top():
+    from mmpose_carcinosis.evaluation import threshold_at_precision
+    thr = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    n = np.array([10, 20, 30, 40, 50, 60])
+    # precision dips below 0.9 at 0.6 and comes back at 0.4: the dip counts
+    prec = np.array([1.0, 0.95, 0.92, 0.85, 0.88, 0.93])
+    assert threshold_at_precision(thr, prec, n, 0.9) == 0.7
+    # every threshold reaches it: the lowest
+    assert threshold_at_precision(thr, np.full(6, 0.95), n, 0.9) == 0.4
+    # the first threshold already misses: the highest
+    assert threshold_at_precision(thr, np.full(6, 0.5), n, 0.9) == 0.9
+    # a miss on too few predictions (the top two, under min_predictions) is noise
+    assert threshold_at_precision(thr, [0.0, 0.5, 0.95, 0.95, 0.95, 0.8], [1, 2, 30, 40, 50, 60],
+                                  0.9) == 0.5
+    assert threshold_at_precision([], [], [], 0.9) == 1.0
+
+
+def test_exclude_top_and_threshold_at_precision_on_constructed_frames():
+    # frame 1: true (10, 10) (40, 40) (70, 70); predictions (10, 10) .9,
+    # (41, 40) .6, (100, 100) .5. exclude_top=1 drops (10, 10) and its true
+    # point: left (41, 40) .6 matched, (100, 100) .5 not, truth 2
+    frames = [sample([[10, 10], [41, 40], [100, 100]], [0.9, 0.6, 0.5],
+                     [[10, 10], [40, 40], [70, 70]])]
+    m = evaluate(frames, exclude_top=1, precision_targets=[0.9])
+    assert m['num_gt'] == 2 and m['num_pred'] == 2
+    assert m['precision'] == pytest.approx(50.0) and m['recall'] == pytest.approx(50.0)
+    # too few predictions for precision to count (min 10): the lowest threshold
+    assert m['thr@p0.9'] == pytest.approx(0.5)
+    m = evaluate(frames, precision_targets=[0.9])
+    assert m['num_gt'] == 3 and m['num_pred'] == 3
+    with pytest.raises(ValueError, match='exclude_top'):
+        evaluate(frames, exclude_top=-1)

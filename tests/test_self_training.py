@@ -94,6 +94,7 @@ def test_teacher_gets_no_gradient_and_stays_in_eval(monkeypatch):
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     torch.manual_seed(0)
     model = _wrapper()
+    assert not model.teacher.training  # from the start (hooks run it before any train())
     model.train()
     assert not model.teacher.training and model.student.training
     inputs, samples = _batch(model)
@@ -167,3 +168,77 @@ def test_cross_distillation_two_pairs(monkeypatch):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
     with pytest.raises(ValueError, match='unknown cross options'):
         _wrapper(cross=dict(wieght=0.5))
+
+
+def test_flip_teacher_is_the_mean_over_the_mirror(monkeypatch):
+    # teacher_flip: (f(x) + mirror(f(mirror(x)))) / 2 on raw outputs, as
+    # MMPose's flip test; off: f(x)
+    import os
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    model = _wrapper(teacher_flip=True)
+    model.dataset_meta = dict(flip_indices=[0])
+    assert model.teacher.test_cfg['flip_test'] and not model.student.test_cfg.get('flip_test')
+    model.train()
+    inputs, _ = _batch(model)
+    teacher = model.teacher
+    with torch.no_grad():
+        plain = teacher.head.forward(teacher.extract_feat(inputs))
+        mirrored = teacher.head.forward(teacher.extract_feat(inputs.flip(-1))).flip(-1)
+        torch.testing.assert_close(model.teacher_logits(teacher, inputs), (plain + mirrored) / 2)
+        model.teacher_flip = False
+        torch.testing.assert_close(model.teacher_logits(teacher, inputs), plain)
+    assert not torch.allclose(plain, mirrored)  # the network is not mirror-equivariant
+
+
+def test_teacher_refresh_hook(monkeypatch, tmp_path):
+    # at the start of epochs interval, 2 interval...: the teacher takes the
+    # student's weights (current, or the best checkpoint's student.*), once
+    import os
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub, MMLogger
+
+    from mmpose_carcinosis.engine.hooks import TeacherRefreshHook
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    model = _wrapper()
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(1.0)
+    hub = MessageHub.get_instance('refresh_test')
+    runner = SimpleNamespace(model=model, epoch=3, message_hub=hub,
+                             logger=MMLogger.get_instance('refresh_test'))
+    key = 'backbone.conv1.weight'
+
+    def teacher_w():
+        return model.teacher.state_dict()[key].clone()
+    hook = TeacherRefreshHook(interval=5, source='student')
+    before = teacher_w()
+    hook.before_train_epoch(runner)  # epoch 3: not a round boundary
+    assert torch.equal(teacher_w(), before) and getattr(model, 'teacher_version', 0) == 0
+    runner.epoch = 5
+    hook.before_train_epoch(runner)
+    assert torch.equal(teacher_w(), model.student.state_dict()[key]) and model.teacher_version == 1
+    # a best checkpoint: its student.* weights, not the current student's
+    best = {f'student.{k}': v + 1 for k, v in model.student.state_dict().items()}
+    best.update({f'teacher.{k}': v for k, v in model.teacher.state_dict().items()})
+    path = str(tmp_path / 'best.pth')
+    torch.save(dict(state_dict=best, meta={}), path)
+    hub.update_info('best_ckpt', path)
+    runner.epoch = 10
+    TeacherRefreshHook(interval=5, source='best').before_train_epoch(runner)
+    assert torch.equal(teacher_w(), best[f'student.{key}']) and model.teacher_version == 2
+    # resumed at epoch 10 after that refresh: nothing happens again
+    with torch.no_grad():
+        model.student.backbone.conv1.weight.add_(1.0)
+    hook.before_train_epoch(runner)
+    assert torch.equal(teacher_w(), best[f'student.{key}'])
+    # the version travels in the checkpoints
+    ckpt = {}
+    hook.before_save_checkpoint(runner, ckpt)
+    model.teacher_version = 0
+    hook.after_load_checkpoint(runner, ckpt)
+    assert ckpt['meta']['teacher_version'] == 2 and model.teacher_version == 2
+    with pytest.raises(ValueError, match='source'):
+        TeacherRefreshHook(interval=5, source='ema')

@@ -26,7 +26,8 @@ class PseudoLabelQualityHook(Hook):
     - ``pseudo/precision``: matched pseudo labels / pseudo labels;
     - ``pseudo/recall``: matched / true nodules farther than ``radius``
       from every click (the unclicked ones);
-    - ``pseudo/per_frame``: pseudo labels per frame.
+    - ``pseudo/per_frame``: pseudo labels per frame;
+    - ``pseudo/high_thr``: the threshold in use.
 
     Logged and written to the visualizer's scalars (percent).
 
@@ -87,11 +88,12 @@ class PseudoLabelQualityHook(Hook):
                 n_truth += len(truth)
         stats = {'pseudo/precision': 100.0 * tp / max(n_pseudo, 1),
                  'pseudo/recall': 100.0 * tp / max(n_truth, 1),
-                 'pseudo/per_frame': n_pseudo / max(len(self._dataset), 1)}
+                 'pseudo/per_frame': n_pseudo / max(len(self._dataset), 1),
+                 'pseudo/high_thr': float(model.high_thr)}
         runner.logger.info(f'pseudo labels after epoch {runner.epoch + 1} (teacher >= '
                            f'{model.high_thr:g}, unclicked truth of '
                            f'{osp.basename(self.dense_ann_file)}): ' + ', '.join(
-                               f'{k} {v:.1f}' for k, v in stats.items()))
+                               f'{k} {v:.3g}' for k, v in stats.items()))
         runner.visualizer.add_scalars(stats, step=runner.epoch + 1)
         for k, v in stats.items():
             runner.message_hub.update_scalar(f'train/{k}', v)

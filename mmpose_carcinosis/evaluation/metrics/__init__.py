@@ -1,3 +1,4 @@
-from .point_metric import PointLocalizationMetric, match_pairs, match_points
+from .point_metric import (PointLocalizationMetric, match_pairs, match_points,
+                           threshold_at_precision)
 
-__all__ = ['PointLocalizationMetric', 'match_pairs', 'match_points']
+__all__ = ['PointLocalizationMetric', 'match_pairs', 'match_points', 'threshold_at_precision']

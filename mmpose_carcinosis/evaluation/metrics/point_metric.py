@@ -121,6 +121,12 @@ class PointLocalizationMetric(BaseMetric):
       VOC), so results do not hinge on one threshold;
     - ``best_f1``, ``best_thr``: the best F1 over score thresholds at
       ``radius`` and the threshold achieving it (choose t on validation);
+    - ``thr@p<q>`` for every q in ``precision_targets`` (e.g.
+      ``thr@p0.9``): the threshold, scanning from the highest score down,
+      just before precision at ``radius`` first falls below q
+      (:func:`threshold_at_precision`): an operating point of known
+      precision, e.g. stage two's pseudo-label threshold
+      (:class:`PseudoThresholdHook`);
     - ``count_error``: mean absolute difference between the number of
       predicted and true points per frame (at ``score_thr``);
     - ``recall_<group>`` (and ``num_gt_<group>``) for every value of the
@@ -147,6 +153,13 @@ class PointLocalizationMetric(BaseMetric):
         curve_file (str, optional): If given, the precision-recall curve
             of every radius is written there as JSON
             (``{radius: {thresholds, precision, recall}}``, fractions).
+        precision_targets (Sequence[float]): Precisions (fractions) whose
+            threshold is reported. Defaults to ().
+        exclude_top (int): Per frame, leave out the ``exclude_top``
+            highest-scoring predictions and the true points they match
+            within ``radius`` (stage two's calibration: they stand in for
+            the clicked nodules, whose peaks never become pseudo labels).
+            Defaults to 0.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Defaults to ``'point'``.
     """
@@ -159,6 +172,8 @@ class PointLocalizationMetric(BaseMetric):
                  score_thr: Optional[float] = None,
                  max_thresholds: int = 200,
                  curve_file: Optional[str] = None,
+                 precision_targets: Sequence[float] = (),
+                 exclude_top: int = 0,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -169,6 +184,13 @@ class PointLocalizationMetric(BaseMetric):
         self.score_thr = score_thr
         self.max_thresholds = max_thresholds
         self.curve_file = curve_file
+        self.precision_targets = tuple(float(q) for q in precision_targets)
+        bad = [q for q in self.precision_targets if not 0 < q <= 1]
+        if bad:
+            raise ValueError(f'precision_targets must be fractions in (0, 1], got {bad}')
+        if exclude_top < 0:
+            raise ValueError(f'exclude_top must be >= 0, got {exclude_top}')
+        self.exclude_top = int(exclude_top)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each frame's predicted points (sorted by score), its
@@ -193,9 +215,17 @@ class PointLocalizationMetric(BaseMetric):
             if vis is not None:
                 visible = np.asarray(vis).reshape(-1) > 0
                 gt_kpts, groups = gt_kpts[visible], groups[visible]
+            kpts, scores = kpts[order], scores[order]
+            if self.exclude_top:
+                top = self.exclude_top
+                matched_gt = match_pairs(kpts[:top], gt_kpts, self.radius)[1]
+                keep = np.ones(len(gt_kpts), bool)
+                keep[matched_gt] = False
+                kpts, scores = kpts[top:], scores[top:]
+                gt_kpts, groups = gt_kpts[keep], groups[keep]
             self.results.append(
-                dict(img_id=ds.get('img_id'), pred=kpts[order],
-                     scores=scores[order], gt=gt_kpts, groups=groups))
+                dict(img_id=ds.get('img_id'), pred=kpts,
+                     scores=scores, gt=gt_kpts, groups=groups))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
@@ -241,6 +271,9 @@ class PointLocalizationMetric(BaseMetric):
                 best = int(np.argmax(f1s)) if len(f1s) else None
                 metrics['best_f1'] = 100 * f1s[best] if best is not None else 0.0
                 metrics['best_thr'] = float(thrs[best]) if best is not None else 0.0
+                for q in self.precision_targets:
+                    metrics[f'thr@p{q:g}'] = threshold_at_precision(
+                        thrs, ps, keep_at.sum(0), q)
                 metrics.update(group_recall(results, hit))
         metrics['count_error'] = float(np.abs(n_head - n_gt).mean()) if len(results) else 0.0
         metrics['num_gt'] = int(n_gt.sum())
@@ -253,6 +286,37 @@ class PointLocalizationMetric(BaseMetric):
         logger.info(f'point metrics on {len(results)} frames: ' + ', '.join(
             f'{k}={v:.2f}' for k, v in metrics.items()))
         return metrics
+
+
+def threshold_at_precision(thresholds: np.ndarray, precision: np.ndarray,
+                           num_pred: np.ndarray, target: float,
+                           min_predictions: int = 10) -> float:
+    """The threshold just before precision first falls below ``target``,
+    scanning from the highest score down.
+
+    Precision over score thresholds is not monotone: "the lowest threshold
+    reaching the target" can sit below a long stretch that misses it (one
+    lucky run of true points at a low score). This is the lowest threshold
+    t such that every threshold from the top down to t reaches the target,
+    not counting thresholds that keep fewer than ``min_predictions``
+    predictions (too few for a precision). With no threshold reaching it,
+    the highest threshold; 1.0 with no thresholds.
+
+    Args:
+        thresholds (np.ndarray): (T,) swept thresholds, decreasing.
+        precision (np.ndarray): (T,) precision at each, fractions.
+        num_pred (np.ndarray): (T,) predictions kept at each.
+        target (float): Precision to keep.
+        min_predictions (int): Defaults to 10.
+    """
+    thresholds = np.asarray(thresholds, np.float64)
+    if not len(thresholds):
+        return 1.0
+    below = (np.asarray(precision) < target) & (np.asarray(num_pred) >= min_predictions)
+    if not below.any():
+        return float(thresholds[-1])
+    first = int(np.argmax(below))
+    return float(thresholds[max(first - 1, 0)])
 
 
 def group_recall(results: List[dict], hit: List[np.ndarray]) -> Dict[str, float]:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
+from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
 from torch import Tensor
 
@@ -91,6 +92,14 @@ class PointSelfTraining(BaseModel):
     heatmap into the student's target and loss mask. The pseudo Gaussians'
     height ramps linearly from 0 to 1 over ``ramp_iters`` iterations.
 
+    With ``teacher_flip`` the teacher's heatmap is MMPose's flip test: the
+    mean of its raw outputs on the view and on the mirrored view (flipped
+    back with ``flip_heatmaps`` and the detector's ``test_cfg`` flip
+    options); the teacher's own ``predict`` (validation of the teacher,
+    :class:`PseudoThresholdHook`, :class:`PseudoLabelQualityHook`) uses the
+    same flip test, so its threshold is calibrated on the heatmaps that make
+    the pseudo labels.
+
     Args:
         detector (dict): The stage-one model config (a
             ``BottomupPoseEstimator`` with a ``PointHeatmapHead``).
@@ -108,6 +117,8 @@ class PointSelfTraining(BaseModel):
             ``contrast`` (multiplicative, uniform 1 +-), ``noise`` (Gaussian
             std).
         predict_on (str): ``'student'`` or ``'teacher'`` for val/test.
+        teacher_flip (bool): Flip-averaged teacher heatmaps. Defaults to
+            False.
         cross (dict, optional): Cross distillation as in PA-Seg's Self and
             Cross Monitoring: a second student/teacher pair (``detector``:
             its model config, default the same; ``stage_one``: its
@@ -129,6 +140,7 @@ class PointSelfTraining(BaseModel):
                  ramp_iters: int = 100,
                  student_noise: dict = dict(brightness=0.2, contrast=0.2, noise=0.05),
                  predict_on: str = 'student',
+                 teacher_flip: bool = False,
                  cross: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -142,8 +154,9 @@ class PointSelfTraining(BaseModel):
         detector = copy.deepcopy(detector)
         detector.pop('data_preprocessor', None)
         self.student = MODELS.build(detector)
-        self.teacher = MODELS.build(copy.deepcopy(detector))
-        self.teacher.requires_grad_(False)
+        self.teacher_flip = bool(teacher_flip)
+        self.teacher = MODELS.build(self._teacher_cfg(detector))
+        self.teacher.requires_grad_(False).eval()
         self.stage_one = stage_one
         self.high_thr, self.low_thr = high_thr, low_thr
         self.click_radius = click_radius
@@ -156,8 +169,8 @@ class PointSelfTraining(BaseModel):
             det_b = copy.deepcopy(cross.pop('detector', None) or detector)
             det_b.pop('data_preprocessor', None)
             self.student_b = MODELS.build(det_b)
-            self.teacher_b = MODELS.build(copy.deepcopy(det_b))
-            self.teacher_b.requires_grad_(False)
+            self.teacher_b = MODELS.build(self._teacher_cfg(det_b))
+            self.teacher_b.requires_grad_(False).eval()
             self.stage_one_b = cross.pop('stage_one', None)
             self.cross_weight = float(cross.pop('weight', 0.5))
             self.distill = MODELS.build(dict(type='BinaryDistillationLoss',
@@ -165,6 +178,12 @@ class PointSelfTraining(BaseModel):
             if cross:
                 raise ValueError(f'unknown cross options {sorted(cross)}')
         self.with_cross = cross is not None and hasattr(self, 'student_b')
+
+    def _teacher_cfg(self, detector: dict) -> dict:
+        """The detector config with the teacher's flip test."""
+        cfg = copy.deepcopy(detector)
+        cfg['test_cfg'] = dict(cfg.get('test_cfg') or {}, flip_test=self.teacher_flip)
+        return cfg
 
     def init_weights(self):
         """Both networks from the stage-one checkpoint (if given)."""
@@ -195,8 +214,9 @@ class PointSelfTraining(BaseModel):
 
     @dataset_meta.setter
     def dataset_meta(self, meta):
-        self.student.dataset_meta = meta
-        self.teacher.dataset_meta = meta
+        for name in ('student', 'teacher', 'student_b', 'teacher_b'):
+            if hasattr(self, name):
+                getattr(self, name).dataset_meta = meta
 
     def ramp(self) -> float:
         it = MessageHub.get_current_instance().get_info('iter', 0)
@@ -214,6 +234,20 @@ class PointSelfTraining(BaseModel):
             x = x + torch.randn_like(x) * n['noise']
         return x
 
+    def teacher_logits(self, teacher, inputs: Tensor) -> Tensor:
+        """Raw teacher outputs (B, K, H, W) on ``inputs`` (B, 3, h, w), the
+        mean with the mirrored view's (flipped back) under ``teacher_flip``."""
+        logits = teacher.head.forward(teacher.extract_feat(inputs))
+        if not self.teacher_flip:
+            return logits
+        cfg = teacher.test_cfg
+        mirrored = teacher.head.forward(teacher.extract_feat(inputs.flip(-1)))
+        flip_indices = (getattr(self.student, 'dataset_meta', None) or {}).get('flip_indices')
+        mirrored = flip_heatmaps(mirrored, flip_indices=flip_indices,
+                                 flip_mode=cfg.get('flip_mode', 'heatmap'),
+                                 shift_heatmap=cfg.get('shift_heatmap', False))
+        return (logits + mirrored) / 2
+
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
@@ -222,8 +256,8 @@ class PointSelfTraining(BaseModel):
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         with torch.no_grad():
-            t_logits = self.teacher.head.forward(self.teacher.extract_feat(inputs))
-            t_logits_b = (self.teacher_b.head.forward(self.teacher_b.extract_feat(inputs))
+            t_logits = self.teacher_logits(self.teacher, inputs)
+            t_logits_b = (self.teacher_logits(self.teacher_b, inputs)
                           if self.with_cross else None)
         clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits)
         losses = dict(pseudo_weight=torch.tensor(self.ramp()))

@@ -1,0 +1,75 @@
+"""Rounds of self-training: the teacher replaced by the student."""
+import os.path as osp
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpose.registry import HOOKS
+
+from mmpose_carcinosis.utils import register_safe_globals
+
+
+@HOOKS.register_module()
+class TeacherRefreshHook(Hook):
+    """Every ``interval`` epochs, load the student's weights into the
+    teacher of a :class:`PointSelfTraining` model: the next round of
+    self-training learns from the better model's pseudo labels.
+
+    The refresh happens at the start of epochs ``interval``, ``2 *
+    interval``... (after the previous epoch's validation and checkpoints),
+    from the current student (``source='student'``) or from the student of
+    the best validation checkpoint so far (``source='best'``, needs
+    ``CheckpointHook(save_best=...)``; the current student until one
+    exists). ``model.teacher_version`` counts the refreshes (stored in the
+    checkpoints' ``meta`` and restored on resume);
+    :class:`PseudoThresholdHook` recalibrates the thresholds for the new
+    teacher. Do not combine with an EMA teacher (``MeanTeacherHook``).
+
+    Args:
+        interval (int): Epochs per round.
+        source (str): ``'student'`` or ``'best'``. Defaults to ``'best'``.
+    """
+
+    priority = 'ABOVE_NORMAL'  # before PseudoThresholdHook (NORMAL)
+
+    def __init__(self, interval: int, source: str = 'best'):
+        if interval < 1:
+            raise ValueError(f'interval must be >= 1, got {interval}')
+        if source not in ('student', 'best'):
+            raise ValueError(f"source must be 'student' or 'best', got {source!r}")
+        self.interval = interval
+        self.source = source
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def before_train_epoch(self, runner) -> None:
+        if runner.epoch == 0 or runner.epoch % self.interval:
+            return
+        model = self._model(runner)
+        version = runner.epoch // self.interval
+        if getattr(model, 'teacher_version', 0) >= version:
+            return  # resumed after this refresh
+        best = runner.message_hub.get_info('best_ckpt') if self.source == 'best' else None
+        if best and osp.isfile(best):
+            register_safe_globals()
+            state = torch.load(best, map_location='cpu', weights_only=True)['state_dict']
+            prefix = 'student.'
+            weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            origin = f'the student of {osp.basename(best)}'
+        else:
+            weights = model.student.state_dict()
+            origin = f'the student after epoch {runner.epoch}'
+        model.teacher.load_state_dict(weights)
+        model.teacher_version = version
+        runner.logger.info(f'teacher refreshed from {origin} (teacher version {version})')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})['teacher_version'] = int(
+            getattr(self._model(runner), 'teacher_version', 0))
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        version = (checkpoint.get('meta') or {}).get('teacher_version')
+        if version is not None:
+            self._model(runner).teacher_version = int(version)
