@@ -3,8 +3,10 @@
 # the frozen stage-one teacher's confident predictions.
 #   python tools/train.py configs/hrnet_cragtail_stage2.py \
 #       --cfg-options model.stage_one=work_dirs/hrnet_cragtail/best_point_f1_epoch_N.pth
-# EMA teacher: custom_hooks = custom_hooks_ema. Choose high_thr on the dense
-# validation split (docs/stage_two.md).
+# EMA teacher: custom_hooks = custom_hooks_ema; rounds (the teacher replaced
+# by the best student every 10 epochs): custom_hooks = custom_hooks_rounds.
+# PseudoThresholdHook sets high_thr / low_thr on the dense validation split
+# before training (docs/stage_two.md).
 _base_ = ['./hrnet_cragtail.py']
 custom_imports = dict(imports=['mmpose_carcinosis', 'mmdet.engine.hooks'],
                       allow_failed_imports=False)
@@ -19,7 +21,8 @@ model = dict(
     click_radius=2.5,
     ramp_iters=500,
     student_noise=dict(brightness=0.2, contrast=0.2, noise=0.05),
-    predict_on='student')
+    predict_on='student',
+    teacher_flip=True)
 
 train_cfg = dict(max_epochs=30, val_interval=5)
 optim_wrapper = dict(optimizer=dict(lr=0.001))
@@ -30,7 +33,9 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='EpochSeedHook'),
     dict(type='ScoreThresholdHook'),
+    dict(type='PseudoThresholdHook', precision=0.9, low_ratio=1 / 3),
     # where the training frames have dense truth (e.g. a densely annotated subset)
     # dict(type='PseudoLabelQualityHook', dense_ann_file='annotations/train_dense.json'),
 ]
 custom_hooks_ema = custom_hooks + [dict(type='mmdet.MeanTeacherHook', momentum=0.001)]
+custom_hooks_rounds = custom_hooks + [dict(type='TeacherRefreshHook', interval=10, source='best')]
