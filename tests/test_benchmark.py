@@ -5,6 +5,7 @@ import json
 import os
 import os.path as osp
 
+import numpy as np
 import pytest
 
 from helpers import load_script
@@ -282,3 +283,25 @@ def test_output_stem_never_overwrites_the_default_table(bench):
     assert stem('--seeds', '2', '1', '0') == 'sparse_to_dense'  # the default set
     assert stem('--losses', 'cragtail', '--seeds', '0', '2', seeds=(0, 2)) == \
         'sparse_to_dense_cragtail_seed0-2'
+
+
+def test_pseudo_label_calibration_scores_pseudo_labels():
+    # one training frame: truth at (10, 10) (clicked), (50, 50), (90, 90);
+    # teacher peaks at the click .9, on (50, 50) .5, on nothing .4
+    from helpers import load_script
+    cal = load_script('benchmarks/pseudo_label_calibration.py')
+    pts = np.array([[10., 11.], [50., 52.], [200., 200.]])
+    train = [((pts, np.array([0.9, 0.5, 0.4])), np.array([[10., 10.], [50., 50.], [90., 90.]]),
+              np.array([[10., 10.]]))]
+    q = cal.pseudo_quality(train, 0.45, 10.0)
+    assert q == dict(precision=100.0, recall=50.0, per_frame=1.0)
+    q = cal.pseudo_quality(train, 0.3, 10.0)
+    assert q['precision'] == 50.0 and q['recall'] == 50.0 and q['per_frame'] == 2.0
+    # validation: 12 frames of one true point found at .8 and a false peak at .3;
+    # leaving the top prediction out leaves only false peaks
+    val = [((np.array([[10., 10.], [100., 100.]]), np.array([0.8, 0.3])), np.array([[10., 10.]]))
+           for _ in range(12)]
+    chosen, curves = cal.val_thresholds(val, 10.0, 0.9, top_c=1)
+    assert chosen['lowest'] == pytest.approx(0.8) and chosen['first'] == pytest.approx(0.8)
+    assert chosen['first_top_c'] == pytest.approx(0.3)  # nothing ever reaches it
+    assert cal.precision_at(curves[0], 0.3) == pytest.approx(50.0)

@@ -1,0 +1,205 @@
+#!/usr/bin/env python
+"""Does the validation split predict how precise stage two's pseudo labels
+are? For each seed's stage-one model (the sparse-to-dense Crag and Tail
+run), with and without the flip test, and for each rule that picks the
+pseudo-label threshold on the dense validation split:
+
+- ``lowest``: the lowest score at which precision over all validation
+  predictions reaches the target (the first design);
+- ``first``: scanning down from the top score, the last threshold before
+  precision over all predictions falls below the target;
+- ``first_top_c``: the same with each validation frame's c most confident
+  predictions (and the true points they match) left out, c = mean clicks per
+  training frame, rounded (``PseudoThresholdHook``'s default);
+
+the chosen threshold and the pseudo labels it gives on the training frames,
+scored against their dense truth (``annotations/train_dense.json``):
+precision, recall of the unclicked nodules, pseudo points per frame. Also
+the same figures at fixed ``--thresholds``, beside the validation estimates.
+
+    python benchmarks/pseudo_label_calibration.py [--seeds 0 1 2]
+
+Writes ``benchmarks/results/pseudo_label_calibration.{json,md}``.
+"""
+import argparse
+import json
+import os.path as osp
+import statistics
+import sys
+import tempfile
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+from common import write_outputs  # noqa: E402
+
+RULES = ('lowest', 'first', 'first_top_c')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--work-dir', default='work_dirs/benchmark/varied_salient')
+    p.add_argument('--data', default=None, help='data root (default: the benchmark\'s '
+                   'sparse data under --work-dir)')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--precision', type=float, default=0.9)
+    p.add_argument('--radius', type=float, default=10.0)
+    p.add_argument('--thresholds', type=float, nargs='+',
+                   default=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
+    p.add_argument('--out', default='benchmarks/results/pseudo_label_calibration')
+    return p.parse_args(argv)
+
+
+def load_points(path):
+    """Images and, per image id, its points (N, 2)."""
+    with open(path) as f:
+        d = json.load(f)
+    pts = {}
+    for a in d['annotations']:
+        pts.setdefault(a['image_id'], []).append(a['keypoints'][:2])
+    return d['images'], {k: np.asarray(v, np.float64).reshape(-1, 2) for k, v in pts.items()}
+
+
+def predict(model, images, img_root, batch=8):
+    """Per image: (points (M, 2), scores (M,)), best first."""
+    import cv2
+
+    from mmpose_carcinosis.apis import inference_point_frames
+    out = []
+    for i in range(0, len(images), batch):
+        chunk = images[i:i + batch]
+        frames = []
+        for im in chunk:
+            img = cv2.imread(osp.join(img_root, im['file_name']))
+            if img is None:
+                raise FileNotFoundError(f'{osp.join(img_root, im["file_name"])}: unreadable')
+            frames.append(img)
+        out += inference_point_frames(model, frames)
+    return out
+
+
+def near(points, clicks, radius):
+    if not len(points) or not len(clicks):
+        return np.zeros(len(points), bool)
+    return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)
+
+
+def pseudo_quality(train, thr, radius):
+    """Pseudo labels at ``thr`` on the training frames against the unclicked
+    truth: precision, recall (percent), points per frame."""
+    from mmpose_carcinosis.evaluation import match_pairs
+    tp = n = n_true = 0
+    for (pts, scores), truth, clicks in train:
+        keep = (scores >= thr) & ~near(pts, clicks, radius)
+        unclicked = truth[~near(truth, clicks, radius)]
+        tp += len(match_pairs(pts[keep], unclicked, radius)[0])
+        n += int(keep.sum())
+        n_true += len(unclicked)
+    return dict(precision=100 * tp / max(n, 1), recall=100 * tp / max(n_true, 1),
+                per_frame=n / max(len(train), 1))
+
+
+def val_thresholds(val, radius, precision, top_c):
+    """Each rule's threshold on the validation predictions, and the
+    precision curves (all predictions; top c left out)."""
+    from mmpose_carcinosis.evaluation import PointLocalizationMetric
+    chosen, curves = {}, {}
+    for exclude, rule in ((0, 'first'), (top_c, 'first_top_c')):
+        with tempfile.TemporaryDirectory() as tmp:
+            metric = PointLocalizationMetric(
+                radii=(radius, ), radius=radius, exclude_top=exclude,
+                precision_targets=[precision], curve_file=osp.join(tmp, 'curve.json'))
+            metric.process({}, [dict(pred_instances=dict(keypoints=p[:, None],
+                                                         keypoint_scores=s[:, None]),
+                                     gt_instances=dict(keypoints=t[:, None]))
+                                for (p, s), t in val])
+            metrics = metric.compute_metrics(metric.results)
+            with open(osp.join(tmp, 'curve.json')) as f:
+                curve = json.load(f)[f'{radius:g}']
+        chosen[rule] = metrics[f'thr@p{precision:g}']
+        curves[exclude] = curve
+        if exclude == 0:
+            ok = [t for t, p in zip(curve['thresholds'], curve['precision']) if p >= precision]
+            chosen['lowest'] = min(ok) if ok else max(curve['thresholds'])
+    return chosen, curves
+
+
+def precision_at(curve, thr):
+    """Validation precision (percent) at the lowest swept threshold >= thr."""
+    ts = np.asarray(curve['thresholds'])
+    ok = np.nonzero(ts >= thr)[0]
+    return 100 * curve['precision'][ok[-1]] if len(ok) else float('nan')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmpose_carcinosis.apis import init_point_model
+    data = args.data or osp.join(args.work_dir, 'data_varied_salient_clicks_1-5')
+    ann = osp.join(data, 'annotations')
+    train_imgs, truth = load_points(osp.join(ann, 'train_dense.json'))
+    _, clicks = load_points(osp.join(ann, 'train.json'))
+    val_imgs, val_truth = load_points(osp.join(ann, 'val.json'))
+    top_c = int(round(statistics.fmean([len(clicks.get(im['id'], ())) for im in train_imgs])))
+    rows, fixed = [], []
+    for seed in args.seeds:
+        run = osp.join(args.work_dir if seed == 0 else osp.join(args.work_dir, f'seed_{seed}'),
+                       'clicks_1-5', 'cragtail')
+        with open(osp.join(run, 'last_checkpoint')) as f:
+            ckpt = f.read().strip()
+        for flip in (False, True):
+            model, _, _ = init_point_model(
+                osp.join(run, 'cragtail.py'), ckpt, score_thr=0.02,
+                cfg_options={'model.test_cfg.flip_test': flip})
+            print(f'seed {seed}, flip test {flip}: predicting', flush=True)
+            empty = np.zeros((0, 2))
+            train = [(pred, truth.get(im['id'], empty), clicks.get(im['id'], empty))
+                     for im, pred in zip(train_imgs, predict(model, train_imgs,
+                                                             osp.join(data, 'images')))]
+            val = [(pred, val_truth.get(im['id'], empty))
+                   for im, pred in zip(val_imgs, predict(model, val_imgs,
+                                                         osp.join(data, 'images')))]
+            chosen, curves = val_thresholds(val, args.radius, args.precision, top_c)
+            for rule in RULES:
+                rows.append(dict(seed=seed, flip=flip, rule=rule, thr=chosen[rule],
+                                 **pseudo_quality(train, chosen[rule], args.radius)))
+            for thr in args.thresholds:
+                fixed.append(dict(seed=seed, flip=flip, thr=thr,
+                                  val_precision=precision_at(curves[0], thr),
+                                  val_precision_top_c=precision_at(curves[top_c], thr),
+                                  **pseudo_quality(train, thr, args.radius)))
+    summary = []
+    for flip in (False, True):
+        for rule in RULES:
+            sel = [r for r in rows if r['flip'] == flip and r['rule'] == rule]
+            summary.append(dict(flip=flip, rule=rule, **{
+                k: statistics.fmean(r[k] for r in sel)
+                for k in ('thr', 'precision', 'recall', 'per_frame')},
+                precision_min=min(r['precision'] for r in sel)))
+    lines = [f'Pseudo labels on the training frames (teacher peaks farther than '
+             f'{args.radius:g} px from every click, against the unclicked dense truth) at '
+             f'the threshold each rule picks on the validation split (target precision '
+             f'{args.precision:g}; c = {top_c}); mean over seeds {args.seeds}, percent.', '',
+             '| flip test | rule | threshold | pseudo precision (min over seeds) | '
+             'pseudo recall | pseudo points / frame |', '|---|---|---|---|---|---|']
+    lines += [f'| {"yes" if s["flip"] else "no"} | {s["rule"]} | {s["thr"]:.3f} | '
+              f'{s["precision"]:.1f} ({s["precision_min"]:.1f}) | {s["recall"]:.1f} | '
+              f'{s["per_frame"]:.2f} |' for s in summary]
+    lines += ['', 'Per seed and fixed threshold: validation precision (all predictions; '
+              'top c left out) beside the pseudo labels\' precision on the training frames.',
+              '', '| seed | flip test | threshold | val precision | val precision, top c out | '
+              'pseudo precision | pseudo recall | per frame |', '|---|---|---|---|---|---|---|---|']
+    lines += [f'| {r["seed"]} | {"yes" if r["flip"] else "no"} | {r["thr"]:g} | '
+              f'{r["val_precision"]:.1f} | {r["val_precision_top_c"]:.1f} | '
+              f'{r["precision"]:.1f} | {r["recall"]:.1f} | {r["per_frame"]:.2f} |'
+              for r in fixed]
+    table = '\n'.join(lines) + '\n'
+    write_outputs(args.out, dict(seeds=args.seeds, precision=args.precision, top_c=top_c,
+                                 radius=args.radius, rules=rows, summary=summary,
+                                 fixed=fixed), table)
+    print(table)
+
+
+if __name__ == '__main__':
+    main()
