@@ -32,13 +32,21 @@ chosen on validation, dense test truth). Writes
 precision over epochs), percent; and a summary with mean ± sample std and
 the share of the stage-one-to-dense gap each method closes.
 
-    python benchmarks/stage_two.py [--reuse] [--seeds 0 1 2] [--methods ...]
+With ``--flip-test`` every run's checkpoint is also tested with MMPose's
+flip test (``test_cfg.flip_test``: the mean of the outputs on the frame and
+its mirror; threshold again chosen on validation): ``f1_flip``,
+``ap_flip``, ``recall_faint_flip``... in each row, cached in the run's
+``flip_test.json``. The stage-two teacher uses the flip test, so this is the
+comparison with what the teacher itself reaches.
+
+    python benchmarks/stage_two.py [--reuse] [--seeds 0 1 2] [--methods ...] [--flip-test]
 """
 import argparse
 import json
 import os
 import os.path as osp
 import statistics
+import subprocess
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -62,7 +70,69 @@ def parse_args(argv=None):
     p.add_argument('--reuse', action='store_true')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='stage_two')
+    p.add_argument('--flip-test', action='store_true',
+                   help='also test every run with the flip test (cached per run)')
     return p.parse_args(argv)
+
+
+FLIP_KEYS = ('f1', 'precision', 'recall', 'ap', 'recall_faint', 'recall_medium',
+             'recall_obvious')
+
+
+def flip_test(work, run_cfg, extra_options=()):
+    """Test the run's last checkpoint with the flip test: the score
+    threshold with the best validation F1, then the test split at it.
+    Returns ``{'<key>_flip': ...}`` (percent) and caches it in
+    ``<work>/flip_test.json`` (reused while the checkpoint is unchanged)."""
+    from mmengine.config import Config
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        ckpt = osp.abspath(f.read().strip())
+    stamp = os.stat(ckpt).st_mtime
+    cache = osp.join(work, 'flip_test.json')
+    if osp.isfile(cache):
+        with open(cache) as f:
+            saved = json.load(f)
+        if saved.get('checkpoint') == ckpt and saved.get('mtime') == stamp:
+            return saved['row']
+    model = Config.fromfile(run_cfg).model
+    key = 'model.detector.test_cfg' if model.type == 'PointSelfTraining' else 'model.test_cfg'
+    out = osp.join(work, 'flip_test')
+    test = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), run_cfg, ckpt,
+            '--work-dir', out]
+    opts = [f'{key}.flip_test=True', *extra_options]
+    print(f'=== flip test of {work}', flush=True)
+    subprocess.run(test + ['--out', osp.join(out, 'val.json'), '--cfg-options',
+                           'test_dataloader.dataset.ann_file=annotations/val.json',
+                           f'test_evaluator.curve_file={out}/val_pr_curve.json', *opts],
+                   check=True)
+    with open(osp.join(out, 'val.json')) as f:
+        thr = json.load(f)['point/best_thr']
+    subprocess.run(test + ['--out', osp.join(out, 'test.json'), '--cfg-options',
+                           f'test_evaluator.score_thr={thr}',
+                           f'test_evaluator.curve_file={out}/pr_curve.json', *opts], check=True)
+    with open(osp.join(out, 'test.json')) as f:
+        m = json.load(f)
+    row = {f'{k}_flip': m[f'point/{k}'] for k in FLIP_KEYS if f'point/{k}' in m}
+    row['val_thr_flip'] = thr
+    with open(cache, 'w') as f:
+        json.dump(dict(checkpoint=ckpt, mtime=stamp, row=row), f)
+    return row
+
+
+def flip_markdown(rows):
+    """Mean ± sample std over seeds of the flip-test figures per method."""
+    lines = ['| method | seeds | ' + ' | '.join(FLIP_KEYS) + ' |',
+             '|---|---|' + '---|' * len(FLIP_KEYS)]
+    for m in dict.fromkeys(r['method'] for r in rows if 'f1_flip' in r):
+        sel = [r for r in rows if r['method'] == m and 'f1_flip' in r]
+        cells = []
+        for k in FLIP_KEYS:
+            vals = [r[f'{k}_flip'] for r in sel if f'{k}_flip' in r]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            cells.append(f'{statistics.fmean(vals):.1f} ± {sd:.1f}' if vals else '-')
+        lines.append(f'| {m} | {" ".join(str(r["seed"]) for r in sel)} | ' +
+                     ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
 
 
 def pseudo_quality(work):
@@ -150,6 +220,11 @@ def main(argv=None):
                                                 seed=seed, config=args.stage2_config)
                 row.update(pseudo_quality(work))
             row.update(loss=method, method=method, seed=seed)
+            if args.flip_test:
+                run_dir = {'stage1': one,
+                           'dense': osp.join(seed_dir, 'clicks_dense', 'cragtail')}.get(method, work)
+                name = method if method.startswith('stage2') else 'cragtail'
+                row.update(flip_test(run_dir, osp.join(run_dir, 'run_config', f'{name}.py')))
             rows.append(row)
             curves.append((method, curve))
     summary = s2d.summarize(rows, s2d.SUMMARY_KEYS)
@@ -168,6 +243,9 @@ def main(argv=None):
         'dense F1 gap): ' + ', '.join(f'{m} {s["gap_closed"]:.0f}%' for m, s in by.items()
                                       if 'gap_closed' in s) + '\n\nPer seed:\n\n' + \
         s2d.markdown(rows, radius, extra=('seed', ))
+    if args.flip_test:
+        table += ('\nWith the flip test at validation and test (mean ± sample std, '
+                  'percent):\n\n' + flip_markdown(rows))
     payload = dict(radius=radius, stage2_config=args.stage2_config, seeds=args.seeds, runs=rows, summary=by)
     s2d.write(bench, args.tag, payload, table, curves, radius, 'Stage two: test precision-recall')
 

@@ -305,3 +305,15 @@ def test_pseudo_label_calibration_scores_pseudo_labels():
     assert chosen['lowest'] == pytest.approx(0.8) and chosen['first'] == pytest.approx(0.8)
     assert chosen['first_top_c'] == pytest.approx(0.3)  # nothing ever reaches it
     assert cal.precision_at(curves[0], 0.3) == pytest.approx(50.0)
+
+
+def test_stage_two_flip_table():
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import stage_two
+    rows = [dict(method='stage2', seed=s, f1_flip=f, ap_flip=a) for s, f, a in
+            ((0, 40.0, 30.0), (1, 44.0, 36.0))] + [dict(method='control', seed=0)]
+    table = stage_two.flip_markdown(rows)
+    # mean 42, sample std sqrt(8) = 2.8; no row without flip figures
+    assert '| stage2 | 0 1 | 42.0 ± 2.8 | - | - | 33.0 ± 4.2 |' in table
+    assert 'control' not in table
