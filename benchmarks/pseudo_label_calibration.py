@@ -14,8 +14,9 @@ pseudo-label threshold on the dense validation split:
 
 the chosen threshold and the pseudo labels it gives on the training frames,
 scored against their dense truth (``annotations/train_dense.json``):
-precision, recall of the unclicked nodules, pseudo points per frame. Also
-the same figures at fixed ``--thresholds``, beside the validation estimates.
+precision, recall of the unclicked nodules, pseudo points per frame, false
+pseudo labels per training video. Also the same figures at fixed
+``--thresholds``, beside the validation estimates.
 
     python benchmarks/pseudo_label_calibration.py [--seeds 0 1 2]
 
@@ -86,19 +87,27 @@ def near(points, clicks, radius):
     return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)
 
 
-def pseudo_quality(train, thr, radius):
+def pseudo_quality(train, thr, radius, videos=None):
     """Pseudo labels at ``thr`` on the training frames against the unclicked
-    truth: precision, recall (percent), points per frame."""
+    truth: precision, recall (percent), points per frame; with ``videos``
+    (one id per frame) also the false pseudo labels per video."""
     from mmpose_carcinosis.evaluation import match_pairs
     tp = n = n_true = 0
-    for (pts, scores), truth, clicks in train:
+    false = {}
+    for i, ((pts, scores), truth, clicks) in enumerate(train):
         keep = (scores >= thr) & ~near(pts, clicks, radius)
         unclicked = truth[~near(truth, clicks, radius)]
-        tp += len(match_pairs(pts[keep], unclicked, radius)[0])
+        hits = len(match_pairs(pts[keep], unclicked, radius)[0])
+        tp += hits
         n += int(keep.sum())
         n_true += len(unclicked)
-    return dict(precision=100 * tp / max(n, 1), recall=100 * tp / max(n_true, 1),
-                per_frame=n / max(len(train), 1))
+        if videos is not None and keep.sum() > hits:
+            false[str(videos[i])] = false.get(str(videos[i]), 0) + int(keep.sum()) - hits
+    out = dict(precision=100 * tp / max(n, 1), recall=100 * tp / max(n_true, 1),
+               per_frame=n / max(len(train), 1))
+    if videos is not None:
+        out['false_per_video'] = false
+    return out
 
 
 def val_thresholds(val, radius, precision, top_c):
@@ -163,7 +172,8 @@ def main(argv=None):
             chosen, curves = val_thresholds(val, args.radius, args.precision, top_c)
             for rule in RULES:
                 rows.append(dict(seed=seed, flip=flip, rule=rule, thr=chosen[rule],
-                                 **pseudo_quality(train, chosen[rule], args.radius)))
+                                 **pseudo_quality(train, chosen[rule], args.radius,
+                                                  [im.get('video_id') for im in train_imgs])))
             for thr in args.thresholds:
                 fixed.append(dict(seed=seed, flip=flip, thr=thr,
                                   val_precision=precision_at(curves[0], thr),

@@ -295,8 +295,9 @@ def test_pseudo_label_calibration_scores_pseudo_labels():
               np.array([[10., 10.]]))]
     q = cal.pseudo_quality(train, 0.45, 10.0)
     assert q == dict(precision=100.0, recall=50.0, per_frame=1.0)
-    q = cal.pseudo_quality(train, 0.3, 10.0)
+    q = cal.pseudo_quality(train, 0.3, 10.0, videos=['v1'])
     assert q['precision'] == 50.0 and q['recall'] == 50.0 and q['per_frame'] == 2.0
+    assert q['false_per_video'] == {'v1': 1}
     # validation: 12 frames of one true point found at .8 and a false peak at .3;
     # leaving the top prediction out leaves only false peaks
     val = [((np.array([[10., 10.], [100., 100.]]), np.array([0.8, 0.3])), np.array([[10., 10.]]))
