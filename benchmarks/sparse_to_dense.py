@@ -380,7 +380,7 @@ def group_keys(rows):
     their natural order first, then other groups alphabetically)."""
     common = set.intersection(*(set(r) for r in rows)) if rows else set()
     names = [k[len('recall_'):] for k in common
-             if k.startswith('recall_') and not k.endswith('_fixed')]
+             if k.startswith('recall_') and not k.endswith(('_fixed', '_flip'))]
     names.sort(key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER
                               else len(GROUP_ORDER), g))
     return [f'recall_{g}' for g in names]
@@ -463,7 +463,7 @@ def summary_by_method(summary):
 
 def summary_markdown(summary):
     groups = [k for k in summary[0] if k.startswith('recall_') and
-              not k.endswith(('_std', '_fixed'))] if summary else []
+              not k.endswith(('_std', '_fixed', '_flip'))] if summary else []
     keys = list(SUMMARY_KEYS) + groups
     cols = ['clicks', 'loss', 'seeds', 'F1', 'precision', 'recall', 'AP',
             'F1 at t', 'recall at t', 'count err.'] + [

@@ -152,6 +152,11 @@ def test_summary_with_groups_and_dense_ceiling(bench):
     assert '| 10.0 ± 7.1 | 50.0 ± 0.0 | 90.0 ± 0.0 | 62% |' in table
     # per-seed rows show the group recalls in their natural order
     assert bench.group_keys(rows) == ['recall_faint', 'recall_medium', 'recall_obvious']
+    # figures of another test mode (stage two's flip test) are not groups
+    for r in rows:
+        r.update(recall_faint_flip=1.0, recall_fixed=2.0)
+    assert bench.group_keys(rows) == ['recall_faint', 'recall_medium', 'recall_obvious']
+    assert 'flip' not in bench.summary_markdown(bench.summarize(rows))
 
 
 def test_default_run_is_three_seeds_with_the_ceiling(bench):
