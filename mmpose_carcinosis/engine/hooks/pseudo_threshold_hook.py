@@ -104,8 +104,7 @@ class PseudoThresholdHook(Hook):
         metric = dict(point[0], type='PointLocalizationMetric', curve_file=None,
                       precision_targets=[self.precision], exclude_top=top, prefix='teacher')
         evaluator = runner.build_evaluator(metric)
-        loader = runner.val_dataloader if not isinstance(runner.val_dataloader, dict) \
-            else runner.build_dataloader(runner.val_dataloader)
+        loader = runner.val_dataloader  # the val loop's, built on first use
         evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
         teacher.eval()  # before the first epoch the runner has not set any mode yet
         decoder = teacher.head.decoder
