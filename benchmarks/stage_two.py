@@ -70,6 +70,8 @@ def parse_args(argv=None):
     p.add_argument('--reuse', action='store_true')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='stage_two')
+    p.add_argument('--preset', choices=('varied', 'classic'), default='varied',
+                   help='the generator preset of the data (with its own --work-dir)')
     p.add_argument('--flip-test', action='store_true',
                    help='also test every run with the flip test (cached per run)')
     return p.parse_args(argv)
@@ -158,7 +160,7 @@ def main(argv=None):
     args = parse_args(argv)
     os.chdir(ROOT)
     from mmengine.config import Config
-    bench = s2d.parse_args(['--reuse'] if args.reuse else [])
+    bench = s2d.parse_args(['--preset', args.preset] + (['--reuse'] if args.reuse else []))
     base = Config.fromfile(bench.base_config)
     bench.radius_used = radius = base.test_evaluator.radius
     bench.fixed_thr = base.model.head.decoder.decode_thr

@@ -219,7 +219,12 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
         return row, {'10': dict(thresholds=[0.5], precision=[1.0], recall=[0.5])}
 
     monkeypatch.setattr(stage_two.s2d, 'train_and_test', fake_train_and_test)
-    monkeypatch.setattr(stage_two.s2d, 'generated_data', lambda args, clicks: 'data/')
+    presets = set()
+
+    def fake_data(args, clicks):
+        presets.add(args.preset)
+        return 'data/'
+    monkeypatch.setattr(stage_two.s2d, 'generated_data', fake_data)
     monkeypatch.setattr(stage_two.s2d, 'markdown', lambda *a, **k: '')
     monkeypatch.setattr(stage_two.s2d, 'plot', lambda *a, **k: None)
     work_dir = str(tmp_path / 'work')
@@ -249,6 +254,10 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
         result = json.load(f)
     s = result['summary']
     assert [r['method'] for r in result['runs']][:10] == list(stage_two.METHODS)
+    assert presets == {'varied'}  # the default; --preset classic passes through
+    stage_two.main(['--seeds', '0', '--methods', 'stage1', '--preset', 'classic',
+                    '--out', str(tmp_path / 'out'), '--work-dir', work_dir, '--tag', 'c'])
+    assert presets == {'varied', 'classic'}
     assert by_method['splc'][0]['model.head.loss.type'] == 'SPLCCragTailLoss'
     assert s['stage2']['f1_mean'] == pytest.approx(70.5)
     # (70.5 - 60.5) / (80 - 60.5)
