@@ -212,7 +212,11 @@ def main(argv=None):
                 if method == 'stage2_noband':
                     hooks = [dict(h, low_ratio=1.0) if h['type'] == 'PseudoThresholdHook'
                              else h for h in stage2.custom_hooks]
-                if hooks:
+                hooks = hooks or stage2.custom_hooks
+                if not osp.isfile(osp.join(data_root, 'annotations', 'train_dense.json')):
+                    # no dense truth of the training frames to score pseudo labels
+                    hooks = [h for h in hooks if h['type'] != 'PseudoLabelQualityHook']
+                if hooks != stage2.custom_hooks:
                     over['custom_hooks'] = [dict(h) for h in hooks]
                 if method == 'stage2_noflip':
                     over['model.teacher_flip'] = False

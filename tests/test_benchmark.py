@@ -220,10 +220,14 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
 
     monkeypatch.setattr(stage_two.s2d, 'train_and_test', fake_train_and_test)
     presets = set()
+    data = tmp_path / 'data'
+    (data / 'annotations').mkdir(parents=True)
+    (data / 'annotations' / 'train_dense.json').write_text('{}')
 
     def fake_data(args, clicks):
         presets.add(args.preset)
-        return 'data/'
+        # the classic data here has no dense truth of the training frames
+        return str(data) if args.preset == 'varied' else str(tmp_path / 'classic')
     monkeypatch.setattr(stage_two.s2d, 'generated_data', fake_data)
     monkeypatch.setattr(stage_two.s2d, 'markdown', lambda *a, **k: '')
     monkeypatch.setattr(stage_two.s2d, 'plot', lambda *a, **k: None)
@@ -255,9 +259,14 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     s = result['summary']
     assert [r['method'] for r in result['runs']][:10] == list(stage_two.METHODS)
     assert presets == {'varied'}  # the default; --preset classic passes through
-    stage_two.main(['--seeds', '0', '--methods', 'stage1', '--preset', 'classic',
+    calls.clear()
+    stage_two.main(['--seeds', '0', '--methods', 'stage1', 'stage2', '--preset', 'classic',
                     '--out', str(tmp_path / 'out'), '--work-dir', work_dir, '--tag', 'c'])
     assert presets == {'varied', 'classic'}
+    # no dense truth of the training frames: no pseudo-label quality hook
+    hooks = [o['custom_hooks'] for m, o, _ in calls if m == 'stage2'][0]
+    assert 'PseudoThresholdHook' in [h['type'] for h in hooks]
+    assert 'PseudoLabelQualityHook' not in [h['type'] for h in hooks]
     assert by_method['splc'][0]['model.head.loss.type'] == 'SPLCCragTailLoss'
     assert s['stage2']['f1_mean'] == pytest.approx(70.5)
     # (70.5 - 60.5) / (80 - 60.5)

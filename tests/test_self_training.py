@@ -242,3 +242,18 @@ def test_teacher_refresh_hook(monkeypatch, tmp_path):
     assert ckpt['meta']['teacher_version'] == 2 and model.teacher_version == 2
     with pytest.raises(ValueError, match='source'):
         TeacherRefreshHook(interval=5, source='ema')
+
+
+def test_pseudo_label_quality_hook_fails_before_training_without_dense_truth(tmp_path):
+    from types import SimpleNamespace
+
+    from mmengine.config import ConfigDict
+
+    from mmpose_carcinosis.engine.hooks import PseudoLabelQualityHook
+    cfg = ConfigDict(train_dataloader=dict(dataset=dict(data_root=str(tmp_path))))
+    hook = PseudoLabelQualityHook(dense_ann_file='annotations/train_dense.json')
+    with pytest.raises(FileNotFoundError, match='annotations/train_dense.json does not exist'):
+        hook.before_train(SimpleNamespace(cfg=cfg))
+    (tmp_path / 'annotations').mkdir()
+    (tmp_path / 'annotations' / 'train_dense.json').write_text('{}')
+    hook.before_train(SimpleNamespace(cfg=cfg))  # present: no error

@@ -63,6 +63,15 @@ class PseudoLabelQualityHook(Hook):
                         clicks.get_data_info(i)['keypoints'].reshape(-1, 2)
                         for i in range(len(clicks))}
 
+    def before_train(self, runner) -> None:
+        """Fail before the first epoch, not after it, without the dense truth."""
+        train = runner.cfg.train_dataloader.dataset
+        path = osp.join(train.get('data_root', ''), self.dense_ann_file)
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'PseudoLabelQualityHook: dense truth of the training frames {path} does not '
+                'exist; remove the hook from custom_hooks where there is none')
+
     @torch.no_grad()
     def after_train_epoch(self, runner) -> None:
         if not self.every_n_epochs(runner, self.interval) or runner.rank != 0:
