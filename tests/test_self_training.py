@@ -216,7 +216,7 @@ def test_teacher_refresh_hook(monkeypatch, tmp_path):
     hook = TeacherRefreshHook(interval=5, source='student')
     before = teacher_w()
     hook.before_train_epoch(runner)  # epoch 3: not a round boundary
-    assert torch.equal(teacher_w(), before) and getattr(model, 'teacher_version', 0) == 0
+    assert torch.equal(teacher_w(), before) and model.teacher_version == 0
     runner.epoch = 5
     hook.before_train_epoch(runner)
     assert torch.equal(teacher_w(), model.student.state_dict()[key]) and model.teacher_version == 1

@@ -8,10 +8,11 @@ import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmpose.registry import DATASETS, HOOKS
 
 from mmpose_carcinosis.evaluation import match_pairs
+
+from .utils import unwrap_model
 
 
 @HOOKS.register_module()
@@ -78,7 +79,7 @@ class PseudoLabelQualityHook(Hook):
             return
         if self._dataset is None:
             self._build(runner)
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = unwrap_model(runner)
         teacher = model.teacher
         tp = n_pseudo = n_truth = 0
         for start in range(0, len(self._dataset), self.batch_size):

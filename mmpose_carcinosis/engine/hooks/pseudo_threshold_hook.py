@@ -6,8 +6,9 @@ from typing import Optional
 import numpy as np
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
+
+from .utils import unwrap_model
 
 
 @HOOKS.register_module()
@@ -66,13 +67,9 @@ class PseudoThresholdHook(Hook):
         self.calibrated_version: Optional[int] = None
         self.source = None
 
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
-
     def before_train_epoch(self, runner) -> None:
-        model = self._model(runner)
-        version = int(getattr(model, 'teacher_version', 0))
+        model = unwrap_model(runner)
+        version = int(model.teacher_version)
         if self.calibrated_version != version:
             self.calibrate(runner)
             self.calibrated_version = version
@@ -89,7 +86,7 @@ class PseudoThresholdHook(Hook):
     def calibrate(self, runner) -> None:
         """Run the teacher on the validation split and set the thresholds
         (every rank runs its share; the metric gathers)."""
-        model = self._model(runner)
+        model = unwrap_model(runner)
         teacher = model.teacher
         cfg = copy.deepcopy(runner.cfg.val_evaluator)
         metrics_cfg = cfg if isinstance(cfg, (list, tuple)) else [cfg]
@@ -119,7 +116,7 @@ class PseudoThresholdHook(Hook):
             decoder.decode_thr = floor
         high = float(metrics[f'teacher/thr@p{self.precision:g}'])
         model.high_thr, model.low_thr = high, high * self.low_ratio
-        self.source = (f'teacher version {getattr(model, "teacher_version", 0)} on validation '
+        self.source = (f'teacher version {model.teacher_version} on validation '
                        f'({len(loader.dataset)} frames, top {top} per frame left out), '
                        f'precision >= {self.precision:g}')
         runner.logger.info(
@@ -131,7 +128,7 @@ class PseudoThresholdHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.calibrated_version is not None:
-            model = self._model(runner)
+            model = unwrap_model(runner)
             checkpoint.setdefault('meta', {})['pseudo_thr'] = dict(
                 high_thr=model.high_thr, low_thr=model.low_thr,
                 teacher_version=self.calibrated_version, source=self.source)
@@ -139,7 +136,7 @@ class PseudoThresholdHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         stored = (checkpoint.get('meta') or {}).get('pseudo_thr')
         if stored:
-            model = self._model(runner)
+            model = unwrap_model(runner)
             model.high_thr, model.low_thr = stored['high_thr'], stored['low_thr']
             self.calibrated_version = int(stored['teacher_version'])
             self.source = stored.get('source')

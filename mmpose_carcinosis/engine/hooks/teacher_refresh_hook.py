@@ -3,10 +3,10 @@ import os.path as osp
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 
 from mmpose_carcinosis.utils import register_safe_globals
+from .utils import unwrap_model
 
 
 @HOOKS.register_module()
@@ -40,16 +40,12 @@ class TeacherRefreshHook(Hook):
         self.interval = interval
         self.source = source
 
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(runner.model) else runner.model
-
     def before_train_epoch(self, runner) -> None:
         if runner.epoch == 0 or runner.epoch % self.interval:
             return
-        model = self._model(runner)
+        model = unwrap_model(runner)
         version = runner.epoch // self.interval
-        if getattr(model, 'teacher_version', 0) >= version:
+        if model.teacher_version >= version:
             return  # resumed after this refresh
         best = runner.message_hub.get_info('best_ckpt') if self.source == 'best' else None
         if best and osp.isfile(best):
@@ -67,9 +63,9 @@ class TeacherRefreshHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault('meta', {})['teacher_version'] = int(
-            getattr(self._model(runner), 'teacher_version', 0))
+            unwrap_model(runner).teacher_version)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         version = (checkpoint.get('meta') or {}).get('teacher_version')
         if version is not None:
-            self._model(runner).teacher_version = int(version)
+            unwrap_model(runner).teacher_version = int(version)

@@ -157,6 +157,7 @@ class PointSelfTraining(BaseModel):
         self.teacher_flip = bool(teacher_flip)
         self.teacher = MODELS.build(self._teacher_cfg(detector))
         self.teacher.requires_grad_(False).eval()
+        self.teacher_version = 0  # refreshes of the teacher (TeacherRefreshHook)
         self.stage_one = stage_one
         self.high_thr, self.low_thr = high_thr, low_thr
         self.click_radius = click_radius
