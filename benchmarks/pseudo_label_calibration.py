@@ -11,6 +11,9 @@ pseudo-label threshold on the dense validation split:
 - ``first_top_c``: the same with each validation frame's c most confident
   predictions (and the true points they match) left out, c = mean clicks per
   training frame, rounded (``PseudoThresholdHook``'s default);
+- ``first_top_c_cap``: the same, and a training frame with more pseudo
+  labels than twice the most any validation frame keeps at that threshold
+  has none (``PseudoThresholdHook(frame_cap=2)``, shipped);
 
 the chosen threshold and the pseudo labels it gives on the training frames,
 scored against their dense truth (``annotations/train_dense.json``):
@@ -35,7 +38,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 from common import write_outputs  # noqa: E402
 
-RULES = ('lowest', 'first', 'first_top_c')
+RULES = ('lowest', 'first', 'first_top_c', 'first_top_c_cap')
+FRAME_CAP = 2.0  # PseudoThresholdHook(frame_cap=...) of the shipped configs
 
 
 def parse_args(argv=None):
@@ -50,6 +54,10 @@ def parse_args(argv=None):
     p.add_argument('--thresholds', type=float, nargs='+',
                    default=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
     p.add_argument('--out', default='benchmarks/results/pseudo_label_calibration')
+    p.add_argument('--reuse', action='store_true',
+                   help='reuse the predictions cached under each run\'s directory '
+                        '(calibration_<split>_flip<0|1>.json) if its checkpoint is '
+                        'unchanged')
     return p.parse_args(argv)
 
 
@@ -81,21 +89,40 @@ def predict(model, images, img_root, batch=8):
     return out
 
 
+def cached_predict(model, ckpt, cache, images, img_root, reuse):
+    """``predict``, cached as JSON beside the checkpoint it came from."""
+    key = dict(checkpoint=osp.abspath(ckpt), mtime=osp.getmtime(ckpt),
+               images=[im['file_name'] for im in images])
+    if reuse and osp.exists(cache):
+        with open(cache) as f:
+            stored = json.load(f)
+        if stored['key'] == key:
+            return [(np.asarray(p, np.float64).reshape(-1, 2), np.asarray(s, np.float64))
+                    for p, s in stored['predictions']]
+    out = predict(model, images, img_root)
+    with open(cache, 'w') as f:
+        json.dump(dict(key=key, predictions=[(p.tolist(), s.tolist()) for p, s in out]), f)
+    return out
+
+
 def near(points, clicks, radius):
     if not len(points) or not len(clicks):
         return np.zeros(len(points), bool)
     return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)
 
 
-def pseudo_quality(train, thr, radius, videos=None):
+def pseudo_quality(train, thr, radius, videos=None, cap=None):
     """Pseudo labels at ``thr`` on the training frames against the unclicked
-    truth: precision, recall (percent), points per frame; with ``videos``
-    (one id per frame) also the false pseudo labels per video."""
+    truth: precision, recall (percent), points per frame, frames over
+    ``cap`` (their pseudo labels dropped); with ``videos`` (one id per
+    frame) also the false pseudo labels per video."""
     from mmpose_carcinosis.evaluation import match_pairs
-    tp = n = n_true = 0
+    tp = n = n_true = doubtful = 0
     false = {}
     for i, ((pts, scores), truth, clicks) in enumerate(train):
         keep = (scores >= thr) & ~near(pts, clicks, radius)
+        if cap is not None and keep.sum() > cap:
+            keep[:], doubtful = False, doubtful + 1
         unclicked = truth[~near(truth, clicks, radius)]
         hits = len(match_pairs(pts[keep], unclicked, radius)[0])
         tp += hits
@@ -104,17 +131,18 @@ def pseudo_quality(train, thr, radius, videos=None):
         if videos is not None and keep.sum() > hits:
             false[str(videos[i])] = false.get(str(videos[i]), 0) + int(keep.sum()) - hits
     out = dict(precision=100 * tp / max(n, 1), recall=100 * tp / max(n_true, 1),
-               per_frame=n / max(len(train), 1))
+               per_frame=n / max(len(train), 1), doubtful_frames=doubtful)
     if videos is not None:
         out['false_per_video'] = false
     return out
 
 
 def val_thresholds(val, radius, precision, top_c):
-    """Each rule's threshold on the validation predictions, and the
-    precision curves (all predictions; top c left out)."""
+    """Each rule's threshold on the validation predictions, the frame cap
+    of ``first_top_c_cap`` and the precision curves (all predictions; top c
+    left out)."""
     from mmpose_carcinosis.evaluation import PointLocalizationMetric
-    chosen, curves = {}, {}
+    chosen, curves, cap = {}, {}, None
     for exclude, rule in ((0, 'first'), (top_c, 'first_top_c')):
         with tempfile.TemporaryDirectory() as tmp:
             metric = PointLocalizationMetric(
@@ -129,10 +157,13 @@ def val_thresholds(val, radius, precision, top_c):
                 curve = json.load(f)[f'{radius:g}']
         chosen[rule] = metrics[f'thr@p{precision:g}']
         curves[exclude] = curve
+        if rule == 'first_top_c':
+            chosen['first_top_c_cap'] = chosen[rule]
+            cap = int(FRAME_CAP * max(int(metrics[f'max_count@p{precision:g}']), 1))
         if exclude == 0:
             ok = [t for t, p in zip(curve['thresholds'], curve['precision']) if p >= precision]
             chosen['lowest'] = min(ok) if ok else max(curve['thresholds'])
-    return chosen, curves
+    return chosen, curves, cap
 
 
 def precision_at(curve, thr):
@@ -163,17 +194,22 @@ def main(argv=None):
                 cfg_options={'model.test_cfg.flip_test': flip})
             print(f'seed {seed}, flip test {flip}: predicting', flush=True)
             empty = np.zeros((0, 2))
+            img_root = osp.join(data, 'images')
+            train_pred, val_pred = (
+                cached_predict(model, ckpt, osp.join(run, f'calibration_{split}_flip{int(flip)}.json'),
+                               imgs, img_root, args.reuse)
+                for split, imgs in (('train', train_imgs), ('val', val_imgs)))
             train = [(pred, truth.get(im['id'], empty), clicks.get(im['id'], empty))
-                     for im, pred in zip(train_imgs, predict(model, train_imgs,
-                                                             osp.join(data, 'images')))]
+                     for im, pred in zip(train_imgs, train_pred)]
             val = [(pred, val_truth.get(im['id'], empty))
-                   for im, pred in zip(val_imgs, predict(model, val_imgs,
-                                                         osp.join(data, 'images')))]
-            chosen, curves = val_thresholds(val, args.radius, args.precision, top_c)
+                   for im, pred in zip(val_imgs, val_pred)]
+            chosen, curves, cap = val_thresholds(val, args.radius, args.precision, top_c)
             for rule in RULES:
-                rows.append(dict(seed=seed, flip=flip, rule=rule, thr=chosen[rule],
+                capped = cap if rule == 'first_top_c_cap' else None
+                rows.append(dict(seed=seed, flip=flip, rule=rule, thr=chosen[rule], cap=capped,
                                  **pseudo_quality(train, chosen[rule], args.radius,
-                                                  [im.get('video_id') for im in train_imgs])))
+                                                  [im.get('video_id') for im in train_imgs],
+                                                  capped)))
             for thr in args.thresholds:
                 fixed.append(dict(seed=seed, flip=flip, thr=thr,
                                   val_precision=precision_at(curves[0], thr),
@@ -185,17 +221,23 @@ def main(argv=None):
             sel = [r for r in rows if r['flip'] == flip and r['rule'] == rule]
             summary.append(dict(flip=flip, rule=rule, **{
                 k: statistics.fmean(r[k] for r in sel)
-                for k in ('thr', 'precision', 'recall', 'per_frame')},
+                for k in ('thr', 'precision', 'recall', 'per_frame', 'doubtful_frames')},
                 precision_min=min(r['precision'] for r in sel)))
     lines = [f'Pseudo labels on the training frames (teacher peaks farther than '
              f'{args.radius:g} px from every click, against the unclicked dense truth) at '
              f'the threshold each rule picks on the validation split (target precision '
              f'{args.precision:g}; c = {top_c}); mean over seeds {args.seeds}, percent.', '',
              '| flip test | rule | threshold | pseudo precision (min over seeds) | '
-             'pseudo recall | pseudo points / frame |', '|---|---|---|---|---|---|']
+             'pseudo recall | pseudo points / frame | frames over the cap |',
+             '|---|---|---|---|---|---|---|']
     lines += [f'| {"yes" if s["flip"] else "no"} | {s["rule"]} | {s["thr"]:.3f} | '
               f'{s["precision"]:.1f} ({s["precision_min"]:.1f}) | {s["recall"]:.1f} | '
-              f'{s["per_frame"]:.2f} |' for s in summary]
+              f'{s["per_frame"]:.2f} | {s["doubtful_frames"]:.1f} |' for s in summary]
+    lines += ['', 'Per seed (flip test), the shipped rule: '
+              + '; '.join(f'seed {r["seed"]} threshold {r["thr"]:.3f}, cap {r["cap"]}, '
+                          f'precision {r["precision"]:.1f}, recall {r["recall"]:.1f}, '
+                          f'{r["doubtful_frames"]} frames over the cap'
+                          for r in rows if r['flip'] and r['rule'] == 'first_top_c_cap') + '.']
     lines += ['', 'Per seed and fixed threshold: validation precision (all predictions; '
               'top c left out) beside the pseudo labels\' precision on the training frames.',
               '', '| seed | flip test | threshold | val precision | val precision, top c out | '

@@ -20,7 +20,9 @@ model = dict(
     # click_radius heatmap pixels (x4 frame px) from every click; peaks in
     # [low_thr, high_thr) are left out of the loss. PseudoThresholdHook sets
     # both on the validation split before training (precision 0.9, low a
-    # third of high); these are used only without it.
+    # third of high); these are used only without it. It also sets
+    # max_pseudo_per_frame (frame_cap: a frame with more than twice the
+    # confident peaks of any validation frame has them ignored instead).
     high_thr=0.3,
     low_thr=0.1,
     click_radius=2.5,
@@ -41,7 +43,7 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='EpochSeedHook'),
     dict(type='ScoreThresholdHook'),
-    dict(type='PseudoThresholdHook', precision=0.9, low_ratio=1 / 3),
+    dict(type='PseudoThresholdHook', precision=0.9, low_ratio=1 / 3, frame_cap=2.0),
     dict(type='PseudoLabelQualityHook', dense_ann_file='annotations/train_dense.json',
          radius=10.),
 ]

@@ -33,7 +33,7 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='EpochSeedHook'),
     dict(type='ScoreThresholdHook'),
-    dict(type='PseudoThresholdHook', precision=0.9, low_ratio=1 / 3),
+    dict(type='PseudoThresholdHook', precision=0.9, low_ratio=1 / 3, frame_cap=2.0),
     # where the training frames have dense truth (e.g. a densely annotated subset)
     # dict(type='PseudoLabelQualityHook', dense_ann_file='annotations/train_dense.json'),
 ]

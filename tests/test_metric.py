@@ -201,7 +201,18 @@ def test_exclude_top_and_threshold_at_precision_on_constructed_frames():
     assert m['precision'] == pytest.approx(50.0) and m['recall'] == pytest.approx(50.0)
     # too few predictions for precision to count (min 10): the lowest threshold
     assert m['thr@p0.9'] == pytest.approx(0.5)
+    assert m['max_count@p0.9'] == 2  # the frame keeps both at 0.5
     m = evaluate(frames, precision_targets=[0.9])
     assert m['num_gt'] == 3 and m['num_pred'] == 3
+    # two frames: the most predictions one frame keeps at the threshold
+    more = frames + [sample([[5, 5], [20, 20], [60, 60], [90, 90]], [0.95, 0.9, 0.85, 0.3],
+                            [[5, 5], [20, 20], [60, 60]])]
+    m = evaluate(more, precision_targets=[1.0])
+    # 7 predictions, under the 10 a precision needs: the lowest threshold,
+    # where frame 1 keeps 3 and frame 2 keeps 4
+    assert m['thr@p1'] == pytest.approx(0.3)
+    assert m['max_count@p1'] == 4
+    m = evaluate(more, precision_targets=[1.0], score_thr=None, exclude_top=2)
+    assert m['thr@p1'] == pytest.approx(0.3) and m['max_count@p1'] == 2
     with pytest.raises(ValueError, match='exclude_top'):
         evaluate(frames, exclude_top=-1)

@@ -52,6 +52,35 @@ def test_pseudo_targets_on_a_constructed_frame():
     assert torch.equal(target0, clicks)
 
 
+def test_a_frame_over_the_cap_has_its_pseudo_peaks_ignored():
+    # frame 0: two confident peaks, frame 1: four; a cap of 3 keeps frame
+    # 0's as pseudo labels and turns frame 1's into ignored disks
+    h = w = 24
+    sigma = 1.5
+    clicks = torch.zeros(2, 1, h, w)
+    t = torch.full((2, 1, h, w), 0.01)
+    for x, y in ((4, 4), (16, 16)):
+        t[0, 0, y, x] = 0.8
+    for x, y in ((4, 4), (16, 4), (4, 16), (16, 16)):
+        t[1, 0, y, x] = 0.8
+    target, mask, stats = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0,
+                                              max_per_frame=3)
+    assert target[0, 0, 4, 4] == 1.0 and target[0, 0, 16, 16] == 1.0
+    assert mask[0].min() == 1
+    assert target[1].max() == 0
+    disk = int((torch.arange(-2, 3)[:, None]**2 + torch.arange(-2, 3)[None]**2 <= 6.25).sum())
+    assert mask[1].sum() == h * w - 4 * disk and mask[1, 0, 16, 4] == 0
+    assert stats['pseudo_per_frame'] == 1.0  # (2 + 0) / 2
+    assert stats['ignored_per_frame'] == 2.0  # (0 + 4) / 2
+    assert stats['doubtful_frames'] == 0.5
+    # at the cap a frame keeps its pseudo labels; no cap: both frames keep them
+    for cap in (4, None):
+        target, mask, stats = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0,
+                                                  max_per_frame=cap)
+        assert target[1, 0, 16, 4] == 1.0 and mask.min() == 1
+        assert stats['doubtful_frames'] == 0
+
+
 def test_masked_pixels_carry_no_gradient():
     from mmpose_carcinosis.models import CragTailLoss
     logits = torch.randn(1, 1, 8, 8, requires_grad=True)

@@ -28,7 +28,8 @@ class PseudoLabelQualityHook(Hook):
     - ``pseudo/recall``: matched / true nodules farther than ``radius``
       from every click (the unclicked ones);
     - ``pseudo/per_frame``: pseudo labels per frame;
-    - ``pseudo/high_thr``: the threshold in use.
+    - ``pseudo/high_thr``: the threshold in use;
+    - ``pseudo/doubtful_frames``: frames over ``max_pseudo_per_frame``.
 
     Logged and written to the visualizer's scalars (percent).
 
@@ -81,7 +82,8 @@ class PseudoLabelQualityHook(Hook):
             self._build(runner)
         model = unwrap_model(runner)
         teacher = model.teacher
-        tp = n_pseudo = n_truth = 0
+        tp = n_pseudo = n_truth = doubtful = 0
+        cap = model.max_pseudo_per_frame
         for start in range(0, len(self._dataset), self.batch_size):
             items = [self._dataset[i] for i in
                      range(start, min(start + self.batch_size, len(self._dataset)))]
@@ -92,6 +94,8 @@ class PseudoLabelQualityHook(Hook):
                 truth = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
                 clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
                 pts = pts[(scores >= model.high_thr) & ~self._near(pts, clicks)]
+                if cap is not None and len(pts) > cap:
+                    pts, doubtful = pts[:0], doubtful + 1
                 truth = truth[~self._near(truth, clicks)]
                 tp += len(match_pairs(pts, truth, self.radius)[0])
                 n_pseudo += len(pts)
@@ -99,7 +103,8 @@ class PseudoLabelQualityHook(Hook):
         stats = {'pseudo/precision': 100.0 * tp / max(n_pseudo, 1),
                  'pseudo/recall': 100.0 * tp / max(n_truth, 1),
                  'pseudo/per_frame': n_pseudo / max(len(self._dataset), 1),
-                 'pseudo/high_thr': float(model.high_thr)}
+                 'pseudo/high_thr': float(model.high_thr),
+                 'pseudo/doubtful_frames': doubtful}
         runner.logger.info(f'pseudo labels after epoch {runner.epoch + 1} (teacher >= '
                            f'{model.high_thr:g}, unclicked truth of '
                            f'{osp.basename(self.dense_ann_file)}): ' + ', '.join(

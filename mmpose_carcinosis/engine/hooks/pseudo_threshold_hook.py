@@ -1,6 +1,7 @@
 """Stage two's pseudo-label thresholds, calibrated on the dense validation
 split with the teacher that makes the pseudo labels."""
 import copy
+import math
 from typing import Optional
 
 import numpy as np
@@ -35,6 +36,14 @@ class PseudoThresholdHook(Hook):
     threshold comes out lower and the pseudo labels' precision on the
     training frames falls short of the target (docs/stage_two.md).
 
+    The validation split is small (16 frames in the demo) and a rare frame
+    type it does not hold, e.g. a training frame where the teacher finds a
+    cluster of confident peaks on an artefact, can make most of the false
+    pseudo labels. With ``frame_cap``, ``model.max_pseudo_per_frame`` is
+    set to ``frame_cap`` times the most predictions any validation frame
+    keeps at ``high_thr`` (top ones left out, at least 1): a training frame
+    with more pseudo peaks has them ignored instead (docs/stage_two.md).
+
     The thresholds are logged, stored in every checkpoint's
     ``meta['pseudo_thr']`` and restored on resume, so a resumed run does
     not recalibrate.
@@ -48,12 +57,15 @@ class PseudoThresholdHook(Hook):
             0.02.
         exclude_top (int | str): Predictions per validation frame left out
             (an int, or ``'clicks'``). Defaults to ``'clicks'``.
+        frame_cap (float, optional): Factor of the per-frame limit of pseudo
+            peaks (``None``: no limit). Defaults to None.
     """
 
     priority = 'NORMAL'
 
     def __init__(self, precision: float = 0.9, low_ratio: float = 1 / 3,
-                 score_floor: float = 0.02, exclude_top='clicks'):
+                 score_floor: float = 0.02, exclude_top='clicks',
+                 frame_cap: Optional[float] = None):
         if not 0 < precision <= 1:
             raise ValueError(f'precision must be in (0, 1], got {precision}')
         if not 0 <= low_ratio <= 1:
@@ -64,6 +76,9 @@ class PseudoThresholdHook(Hook):
         if exclude_top != 'clicks' and not (isinstance(exclude_top, int) and exclude_top >= 0):
             raise ValueError(f"exclude_top must be an int >= 0 or 'clicks', got {exclude_top!r}")
         self.exclude_top = exclude_top
+        if frame_cap is not None and not frame_cap > 0:
+            raise ValueError(f'frame_cap must be > 0 or None, got {frame_cap}')
+        self.frame_cap = frame_cap
         self.calibrated_version: Optional[int] = None
         self.source = None
 
@@ -116,12 +131,16 @@ class PseudoThresholdHook(Hook):
             decoder.decode_thr = floor
         high = float(metrics[f'teacher/thr@p{self.precision:g}'])
         model.high_thr, model.low_thr = high, high * self.low_ratio
+        if self.frame_cap is not None:
+            most = max(int(metrics[f'teacher/max_count@p{self.precision:g}']), 1)
+            model.max_pseudo_per_frame = int(math.floor(self.frame_cap * most))
         self.source = (f'teacher version {model.teacher_version} on validation '
                        f'({len(loader.dataset)} frames, top {top} per frame left out), '
                        f'precision >= {self.precision:g}')
         runner.logger.info(
             f'pseudo-label thresholds: high_thr {model.high_thr:.4f}, low_thr '
-            f'{model.low_thr:.4f} ({self.source}; teacher AP '
+            f'{model.low_thr:.4f}, max_pseudo_per_frame {model.max_pseudo_per_frame} '
+            f'({self.source}; teacher AP '
             f'{metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
             f'{metrics.get("teacher/best_f1", float("nan")):.1f})')
         runner.message_hub.update_scalar('train/pseudo/high_thr', model.high_thr)
@@ -131,6 +150,7 @@ class PseudoThresholdHook(Hook):
             model = unwrap_model(runner)
             checkpoint.setdefault('meta', {})['pseudo_thr'] = dict(
                 high_thr=model.high_thr, low_thr=model.low_thr,
+                max_pseudo_per_frame=model.max_pseudo_per_frame,
                 teacher_version=self.calibrated_version, source=self.source)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -138,5 +158,6 @@ class PseudoThresholdHook(Hook):
         if stored:
             model = unwrap_model(runner)
             model.high_thr, model.low_thr = stored['high_thr'], stored['low_thr']
+            model.max_pseudo_per_frame = stored.get('max_pseudo_per_frame')
             self.calibrated_version = int(stored['teacher_version'])
             self.source = stored.get('source')

@@ -126,7 +126,8 @@ class PointLocalizationMetric(BaseMetric):
       just before precision at ``radius`` first falls below q
       (:func:`threshold_at_precision`): an operating point of known
       precision, e.g. stage two's pseudo-label threshold
-      (:class:`PseudoThresholdHook`);
+      (:class:`PseudoThresholdHook`), and ``max_count@p<q>``: the most
+      predictions any one frame keeps at that threshold;
     - ``count_error``: mean absolute difference between the number of
       predicted and true points per frame (at ``score_thr``);
     - ``recall_<group>`` (and ``num_gt_<group>``) for every value of the
@@ -272,8 +273,11 @@ class PointLocalizationMetric(BaseMetric):
                 metrics['best_f1'] = 100 * f1s[best] if best is not None else 0.0
                 metrics['best_thr'] = float(thrs[best]) if best is not None else 0.0
                 for q in self.precision_targets:
-                    metrics[f'thr@p{q:g}'] = threshold_at_precision(
-                        thrs, ps, keep_at.sum(0), q)
+                    thr = threshold_at_precision(thrs, ps, keep_at.sum(0), q)
+                    metrics[f'thr@p{q:g}'] = thr
+                    at = np.nonzero(thrs >= thr)[0]
+                    metrics[f'max_count@p{q:g}'] = (
+                        int(keep_at[:, at[-1]].max()) if len(at) and len(results) else 0)
                 metrics.update(group_recall(results, hit))
         metrics['count_error'] = float(np.abs(n_head - n_gt).mean()) if len(results) else 0.0
         metrics['num_gt'] = int(n_gt.sum())

@@ -33,7 +33,8 @@ def disk_kernel(radius: float) -> Tensor:
 
 def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: float,
                         high_thr: float, low_thr: float, click_radius: float,
-                        nms_kernel: int = 3, weight: float = 1.0
+                        nms_kernel: int = 3, weight: float = 1.0,
+                        max_per_frame: Optional[int] = None
                         ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
     """Pseudo-labelled targets from a teacher's score heatmap.
 
@@ -45,6 +46,11 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     ``click_radius`` around each is masked out of the loss. Every other
     pixel keeps the clicks' target (the loss's tail for unlabeled pixels).
 
+    A frame with more than ``max_per_frame`` pseudo peaks is doubtful (a
+    cluster of confident peaks on an artefact, a glare or a dark corner, is
+    where most false pseudo labels come from): its pseudo peaks are ignored
+    instead, like the band.
+
     Args:
         teacher_scores (Tensor): (B, 1, H, W) scores in [0, 1].
         click_target (Tensor): (B, 1, H, W) the clicks' Gaussian target
@@ -55,10 +61,13 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
             click's own.
         nms_kernel (int): Max-pool NMS kernel.
         weight (float): Height of the pseudo Gaussians (the ramp).
+        max_per_frame (int, optional): Most pseudo peaks a frame may have
+            (``None``: no limit).
 
     Returns:
         tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
-        statistics (number of pseudo and ignored peaks per frame).
+        statistics (pseudo and ignored peaks per frame, fraction of frames
+        whose pseudo peaks were ignored).
     """
     peaks = heatmap_nms(teacher_scores.float(), nms_kernel)
     # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
@@ -66,6 +75,12 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     far = ~near_click & (peaks > 0)
     pseudo = far & (peaks >= high_thr)
     ignore = far & (peaks >= low_thr) & ~pseudo
+    doubtful = torch.zeros(pseudo.shape[0], dtype=torch.bool, device=pseudo.device)
+    if max_per_frame is not None:
+        doubtful = pseudo.flatten(1).sum(1) > max_per_frame
+        frames = doubtful[:, None, None, None]
+        ignore = ignore | (pseudo & frames)
+        pseudo = pseudo & ~frames
     r = int(math.ceil(3 * sigma))
     splat = F.conv2d(pseudo.float(), gaussian_kernel(sigma, r).to(peaks), padding=r)
     target = torch.maximum(click_target.float(), weight * splat.clamp(max=1.0))
@@ -73,7 +88,8 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     ignored = F.conv2d(ignore.float(), disk, padding=disk.shape[-1] // 2) > 0
     mask = (~(ignored & (target <= 0))).float()
     stats = dict(pseudo_per_frame=pseudo.flatten(1).sum(1).float().mean(),
-                 ignored_per_frame=ignore.flatten(1).sum(1).float().mean())
+                 ignored_per_frame=ignore.flatten(1).sum(1).float().mean(),
+                 doubtful_frames=doubtful.float().mean())
     return target, mask, stats
 
 
@@ -109,6 +125,10 @@ class PointSelfTraining(BaseModel):
             the stage-one validation curve).
         low_thr (float): Lower end of the ignored band; ``low_thr ==
             high_thr`` disables the band.
+        max_pseudo_per_frame (int, optional): Frames with more pseudo peaks
+            have them ignored instead (:func:`make_pseudo_targets`;
+            ``PseudoThresholdHook(frame_cap=...)`` sets it on validation).
+            Defaults to None (no limit).
         click_radius (float): Heatmap pixels around a click whose peaks
             belong to the click. Defaults to 2.5 (10 px at stride 4).
         ramp_iters (int): Iterations over which pseudo labels ramp in.
@@ -136,6 +156,7 @@ class PointSelfTraining(BaseModel):
                  stage_one: Optional[str] = None,
                  high_thr: float = 0.5,
                  low_thr: float = 0.2,
+                 max_pseudo_per_frame: Optional[int] = None,
                  click_radius: float = 2.5,
                  ramp_iters: int = 100,
                  student_noise: dict = dict(brightness=0.2, contrast=0.2, noise=0.05),
@@ -160,6 +181,7 @@ class PointSelfTraining(BaseModel):
         self.teacher_version = 0  # refreshes of the teacher (TeacherRefreshHook)
         self.stage_one = stage_one
         self.high_thr, self.low_thr = high_thr, low_thr
+        self.max_pseudo_per_frame = max_pseudo_per_frame
         self.click_radius = click_radius
         self.ramp_iters = ramp_iters
         self.student_noise = dict(student_noise or {})
@@ -279,7 +301,7 @@ class PointSelfTraining(BaseModel):
         target, mask, stats = make_pseudo_targets(
             teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
             self.high_thr, self.low_thr, self.click_radius, int(codec.decode_nms_kernel),
-            self.ramp())
+            self.ramp(), self.max_pseudo_per_frame)
         logits = head.forward(student.extract_feat(self.student_view(inputs)))
         loss = head.loss_module(logits, target, None, mask)
         if other_logits is not None:
