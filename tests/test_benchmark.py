@@ -317,17 +317,23 @@ def test_pseudo_label_calibration_scores_pseudo_labels():
     train = [((pts, np.array([0.9, 0.5, 0.4])), np.array([[10., 10.], [50., 50.], [90., 90.]]),
               np.array([[10., 10.]]))]
     q = cal.pseudo_quality(train, 0.45, 10.0)
-    assert q == dict(precision=100.0, recall=50.0, per_frame=1.0)
+    assert q == dict(precision=100.0, recall=50.0, per_frame=1.0, doubtful_frames=0)
     q = cal.pseudo_quality(train, 0.3, 10.0, videos=['v1'])
     assert q['precision'] == 50.0 and q['recall'] == 50.0 and q['per_frame'] == 2.0
     assert q['false_per_video'] == {'v1': 1}
+    # a cap of 1: the frame's 2 pseudo labels are dropped; a cap of 2 keeps them
+    q = cal.pseudo_quality(train, 0.3, 10.0, cap=1)
+    assert q == dict(precision=0.0, recall=0.0, per_frame=0.0, doubtful_frames=1)
+    assert cal.pseudo_quality(train, 0.3, 10.0, cap=2)['per_frame'] == 2.0
     # validation: 12 frames of one true point found at .8 and a false peak at .3;
     # leaving the top prediction out leaves only false peaks
     val = [((np.array([[10., 10.], [100., 100.]]), np.array([0.8, 0.3])), np.array([[10., 10.]]))
            for _ in range(12)]
-    chosen, curves = cal.val_thresholds(val, 10.0, 0.9, top_c=1)
+    chosen, curves, cap = cal.val_thresholds(val, 10.0, 0.9, top_c=1)
     assert chosen['lowest'] == pytest.approx(0.8) and chosen['first'] == pytest.approx(0.8)
     assert chosen['first_top_c'] == pytest.approx(0.3)  # nothing ever reaches it
+    assert chosen['first_top_c_cap'] == chosen['first_top_c']
+    assert cap == 2  # each frame keeps its one false peak at 0.3; twice that
     assert cal.precision_at(curves[0], 0.3) == pytest.approx(50.0)
 
 
