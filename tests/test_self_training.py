@@ -2,6 +2,7 @@
 student/teacher wrapper."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -286,3 +287,27 @@ def test_pseudo_label_quality_hook_fails_before_training_without_dense_truth(tmp
     (tmp_path / 'annotations').mkdir()
     (tmp_path / 'annotations' / 'train_dense.json').write_text('{}')
     hook.before_train(SimpleNamespace(cfg=cfg))  # present: no error
+
+
+def test_threshold_for_count():
+    from mmpose_carcinosis.engine.hooks.pseudo_threshold_hook import threshold_for_count
+    scores = np.array([0.1, 0.9, 0.5, 0.7, 0.3])
+    # 2 frames x 1.5 per frame = 3 kept: .9 .7 .5
+    thr = threshold_for_count(scores, 3.0, 0.02)
+    assert thr == 0.5 and (scores >= thr).sum() == 3
+    assert threshold_for_count(scores, 2.6, 0.02) == 0.5  # rounded
+    assert threshold_for_count(scores, 5, 0.02) == 0.1
+    assert threshold_for_count(scores, 6, 0.02) == 0.02  # fewer peaks than asked: all
+    assert threshold_for_count(scores, 0.4, 0.02) == 1.0  # none asked
+    assert threshold_for_count(np.zeros(0), 2, 0.05) == 0.05
+
+
+def test_pseudo_threshold_hook_checks_its_arguments():
+    from mmpose_carcinosis.engine.hooks import PseudoThresholdHook
+    with pytest.raises(ValueError, match='per_frame'):
+        PseudoThresholdHook(rule='count')
+    with pytest.raises(ValueError, match='rule'):
+        PseudoThresholdHook(rule='quantile')
+    with pytest.raises(ValueError, match='frame_cap'):
+        PseudoThresholdHook(frame_cap=0)
+    assert PseudoThresholdHook(rule='count', per_frame=3).per_frame == 3.0

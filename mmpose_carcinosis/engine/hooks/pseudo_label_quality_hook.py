@@ -1,18 +1,16 @@
 """Precision and recall of stage two's pseudo labels on the training frames,
 against their dense truth (where it exists: generated data, or a densely
 annotated subset)."""
-import copy
 import os.path as osp
 
 import numpy as np
 import torch
-from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
-from mmpose.registry import DATASETS, HOOKS
+from mmpose.registry import HOOKS
 
 from mmpose_carcinosis.evaluation import match_pairs
 
-from .utils import unwrap_model
+from .utils import near, teacher_predictions, training_frames, unwrap_model
 
 
 @HOOKS.register_module()
@@ -54,13 +52,8 @@ class PseudoLabelQualityHook(Hook):
         self._clicks = None
 
     def _build(self, runner):
-        train = runner.cfg.train_dataloader.dataset
-        cfg = dict(type=train.type, data_root=train.get('data_root', ''),
-                   data_prefix=train.get('data_prefix', dict(img='')),
-                   ann_file=self.dense_ann_file, test_mode=True,
-                   pipeline=copy.deepcopy(runner.cfg.val_dataloader.dataset.pipeline))
-        self._dataset = DATASETS.build(cfg)
-        clicks = DATASETS.build(dict(cfg, ann_file=train.ann_file, pipeline=[]))
+        self._dataset = training_frames(runner, self.dense_ann_file)
+        clicks = training_frames(runner, runner.cfg.train_dataloader.dataset.ann_file)
         self._clicks = {clicks.get_data_info(i)['img_path']:
                         clicks.get_data_info(i)['keypoints'].reshape(-1, 2)
                         for i in range(len(clicks))}
@@ -81,25 +74,21 @@ class PseudoLabelQualityHook(Hook):
         if self._dataset is None:
             self._build(runner)
         model = unwrap_model(runner)
-        teacher = model.teacher
         tp = n_pseudo = n_truth = doubtful = 0
         cap = model.max_pseudo_per_frame
-        for start in range(0, len(self._dataset), self.batch_size):
-            items = [self._dataset[i] for i in
-                     range(start, min(start + self.batch_size, len(self._dataset)))]
-            data = model.data_preprocessor(pseudo_collate(items), False)
-            for sample in teacher(data['inputs'], data['data_samples'], mode='predict'):
-                pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
-                scores = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
-                truth = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
-                clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
-                pts = pts[(scores >= model.high_thr) & ~self._near(pts, clicks)]
-                if cap is not None and len(pts) > cap:
-                    pts, doubtful = pts[:0], doubtful + 1
-                truth = truth[~self._near(truth, clicks)]
-                tp += len(match_pairs(pts, truth, self.radius)[0])
-                n_pseudo += len(pts)
-                n_truth += len(truth)
+        for sample in teacher_predictions(model, self._dataset, range(len(self._dataset)),
+                                          self.batch_size):
+            pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
+            scores = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
+            truth = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
+            clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
+            pts = pts[(scores >= model.high_thr) & ~near(pts, clicks, self.radius)]
+            if cap is not None and len(pts) > cap:
+                pts, doubtful = pts[:0], doubtful + 1
+            truth = truth[~near(truth, clicks, self.radius)]
+            tp += len(match_pairs(pts, truth, self.radius)[0])
+            n_pseudo += len(pts)
+            n_truth += len(truth)
         stats = {'pseudo/precision': 100.0 * tp / max(n_pseudo, 1),
                  'pseudo/recall': 100.0 * tp / max(n_truth, 1),
                  'pseudo/per_frame': n_pseudo / max(len(self._dataset), 1),
@@ -112,8 +101,3 @@ class PseudoLabelQualityHook(Hook):
         runner.visualizer.add_scalars(stats, step=runner.epoch + 1)
         for k, v in stats.items():
             runner.message_hub.update_scalar(f'train/{k}', v)
-
-    def _near(self, pts, clicks):
-        if not len(pts) or not len(clicks):
-            return np.zeros(len(pts), bool)
-        return (np.linalg.norm(pts[:, None] - clicks[None], axis=-1) <= self.radius).any(1)

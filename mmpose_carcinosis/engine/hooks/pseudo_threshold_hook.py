@@ -1,15 +1,28 @@
-"""Stage two's pseudo-label thresholds, calibrated on the dense validation
-split with the teacher that makes the pseudo labels."""
+"""Stage two's pseudo-label thresholds, calibrated with the teacher that
+makes the pseudo labels: on the dense validation split (a precision) or on
+the training frames (a count)."""
 import copy
 import math
 from typing import Optional
 
 import numpy as np
 import torch
+from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
-from .utils import unwrap_model
+from .utils import near, teacher_predictions, training_frames, unwrap_model
+
+
+def threshold_for_count(scores: np.ndarray, count: float, floor: float) -> float:
+    """The score of the ``round(count)``-th highest of ``scores`` (N,):
+    keeping scores at or above it keeps about ``count`` of them (ties keep
+    more); ``floor`` if there are fewer, 1.0 for a count under one half."""
+    k = int(round(count))
+    if k < 1:
+        return 1.0
+    scores = np.sort(np.asarray(scores, np.float64).reshape(-1))[::-1]
+    return float(scores[k - 1]) if len(scores) >= k else float(floor)
 
 
 @HOOKS.register_module()
@@ -44,11 +57,22 @@ class PseudoThresholdHook(Hook):
     keeps at ``high_thr`` (top ones left out, at least 1): a training frame
     with more pseudo peaks has them ignored instead (docs/stage_two.md).
 
+    Without a dense validation split, ``rule='count'`` sets ``high_thr`` so
+    that the teacher's peaks on the training frames (validation pipeline, no
+    augmentation) farther than the metric's radius from every click number
+    ``per_frame`` per frame on average: the score of the
+    ``round(per_frame * frames)``-th highest such peak (``score_floor`` if
+    there are fewer). ``per_frame`` is a prior: how many unclicked nodules
+    per frame the teacher should teach (e.g. from a few densely annotated
+    frames). With ``frame_cap`` the limit is ``frame_cap * per_frame``.
+
     The thresholds are logged, stored in every checkpoint's
     ``meta['pseudo_thr']`` and restored on resume, so a resumed run does
     not recalibrate.
 
     Args:
+        rule (str): ``'precision'`` or ``'count'``. Defaults to
+            ``'precision'``.
         precision (float): Target validation precision. Defaults to 0.9.
         low_ratio (float): ``low_thr / high_thr`` (the ignored band; 1.0
             disables it). Defaults to 1/3.
@@ -59,13 +83,21 @@ class PseudoThresholdHook(Hook):
             (an int, or ``'clicks'``). Defaults to ``'clicks'``.
         frame_cap (float, optional): Factor of the per-frame limit of pseudo
             peaks (``None``: no limit). Defaults to None.
+        per_frame (float, optional): Pseudo labels per training frame of
+            ``rule='count'``.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, precision: float = 0.9, low_ratio: float = 1 / 3,
-                 score_floor: float = 0.02, exclude_top='clicks',
-                 frame_cap: Optional[float] = None):
+    def __init__(self, rule: str = 'precision', precision: float = 0.9,
+                 low_ratio: float = 1 / 3, score_floor: float = 0.02, exclude_top='clicks',
+                 frame_cap: Optional[float] = None, per_frame: Optional[float] = None):
+        if rule not in ('precision', 'count'):
+            raise ValueError(f"rule must be 'precision' or 'count', got {rule!r}")
+        if rule == 'count' and not (per_frame is not None and per_frame > 0):
+            raise ValueError(f"rule='count' needs per_frame > 0, got {per_frame!r}")
+        self.rule = rule
+        self.per_frame = None if per_frame is None else float(per_frame)
         if not 0 < precision <= 1:
             raise ValueError(f'precision must be in (0, 1], got {precision}')
         if not 0 <= low_ratio <= 1:
@@ -97,12 +129,9 @@ class PseudoThresholdHook(Hook):
                   for i in range(len(dataset))]
         return float(np.mean(counts)) if counts else 0.0
 
-    @torch.no_grad()
-    def calibrate(self, runner) -> None:
-        """Run the teacher on the validation split and set the thresholds
-        (every rank runs its share; the metric gathers)."""
-        model = unwrap_model(runner)
-        teacher = model.teacher
+    @staticmethod
+    def point_metric(runner) -> dict:
+        """The validation evaluator's ``PointLocalizationMetric`` config."""
         cfg = copy.deepcopy(runner.cfg.val_evaluator)
         metrics_cfg = cfg if isinstance(cfg, (list, tuple)) else [cfg]
         point = [m for m in metrics_cfg if m.get('type') in (
@@ -110,40 +139,74 @@ class PseudoThresholdHook(Hook):
         if not point:
             raise ValueError('PseudoThresholdHook needs a PointLocalizationMetric in '
                              'val_evaluator')
-        top = self.exclude_top
-        if top == 'clicks':
-            top = int(round(self.clicks_per_frame(runner)))
-        metric = dict(point[0], type='PointLocalizationMetric', curve_file=None,
-                      precision_targets=[self.precision], exclude_top=top, prefix='teacher')
-        evaluator = runner.build_evaluator(metric)
-        loader = runner.val_dataloader  # the val loop's, built on first use
-        evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
-        teacher.eval()  # before the first epoch the runner has not set any mode yet
-        decoder = teacher.head.decoder
+        return point[0]
+
+    @torch.no_grad()
+    def calibrate(self, runner) -> None:
+        """Run the teacher and set the thresholds (every rank runs its
+        share of the frames)."""
+        model = unwrap_model(runner)
+        model.teacher.eval()  # before the first epoch the runner has not set any mode yet
+        decoder = model.teacher.head.decoder
         floor, decoder.decode_thr = decoder.decode_thr, self.score_floor
         try:
-            for data_batch in loader:
-                data = model.data_preprocessor(data_batch, False)
-                outputs = teacher(data['inputs'], data['data_samples'], mode='predict')
-                evaluator.process(data_samples=outputs, data_batch=data_batch)
-            metrics = evaluator.evaluate(len(loader.dataset))
+            if self.rule == 'count':
+                high, most, report = self.by_count(runner, model)
+            else:
+                high, most, report = self.by_precision(runner, model)
         finally:
             decoder.decode_thr = floor
-        high = float(metrics[f'teacher/thr@p{self.precision:g}'])
         model.high_thr, model.low_thr = high, high * self.low_ratio
         if self.frame_cap is not None:
-            most = max(int(metrics[f'teacher/max_count@p{self.precision:g}']), 1)
-            model.max_pseudo_per_frame = int(math.floor(self.frame_cap * most))
-        self.source = (f'teacher version {model.teacher_version} on validation '
-                       f'({len(loader.dataset)} frames, top {top} per frame left out), '
-                       f'precision >= {self.precision:g}')
+            model.max_pseudo_per_frame = int(math.floor(self.frame_cap * max(most, 1)))
         runner.logger.info(
             f'pseudo-label thresholds: high_thr {model.high_thr:.4f}, low_thr '
             f'{model.low_thr:.4f}, max_pseudo_per_frame {model.max_pseudo_per_frame} '
-            f'({self.source}; teacher AP '
-            f'{metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
-            f'{metrics.get("teacher/best_f1", float("nan")):.1f})')
+            f'({self.source}{report})')
         runner.message_hub.update_scalar('train/pseudo/high_thr', model.high_thr)
+
+    def by_precision(self, runner, model):
+        """``high_thr`` at ``precision`` on the validation split, the most
+        predictions a validation frame keeps there, and a report."""
+        top = self.exclude_top
+        if top == 'clicks':
+            top = int(round(self.clicks_per_frame(runner)))
+        metric = dict(self.point_metric(runner), type='PointLocalizationMetric',
+                      curve_file=None, precision_targets=[self.precision], exclude_top=top,
+                      prefix='teacher')
+        evaluator = runner.build_evaluator(metric)
+        loader = runner.val_dataloader  # the val loop's, built on first use
+        evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
+        for data_batch in loader:
+            data = model.data_preprocessor(data_batch, False)
+            outputs = model.teacher(data['inputs'], data['data_samples'], mode='predict')
+            evaluator.process(data_samples=outputs, data_batch=data_batch)
+        metrics = evaluator.evaluate(len(loader.dataset))
+        self.source = (f'teacher version {model.teacher_version} on validation '
+                       f'({len(loader.dataset)} frames, top {top} per frame left out), '
+                       f'precision >= {self.precision:g}')
+        report = (f'; teacher AP {metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
+                  f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
+        return (float(metrics[f'teacher/thr@p{self.precision:g}']),
+                int(metrics[f'teacher/max_count@p{self.precision:g}']), report)
+
+    def by_count(self, runner, model):
+        """``high_thr`` giving ``per_frame`` pseudo labels per training
+        frame, ``per_frame`` (the cap's base) and a report."""
+        radius = float(self.point_metric(runner).get('radius', 20.0))
+        frames = training_frames(runner, runner.cfg.train_dataloader.dataset.ann_file)
+        rank, world = get_dist_info()
+        scores = [np.zeros(0)]
+        for sample in teacher_predictions(model, frames, range(rank, len(frames), world)):
+            pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
+            clicks = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
+            far = ~near(pts, clicks, radius)
+            scores.append(np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)[far])
+        high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
+                                   self.per_frame * len(frames), self.score_floor)
+        self.source = (f'teacher version {model.teacher_version} on the training frames '
+                       f'({len(frames)} frames), {self.per_frame:g} pseudo labels per frame')
+        return high, self.per_frame, ''
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.calibrated_version is not None:

@@ -1,7 +1,46 @@
 """Helpers shared by the hooks."""
+import copy
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+from mmengine.dataset import pseudo_collate
 from mmengine.model import is_model_wrapper
+from mmpose.registry import DATASETS
 
 
 def unwrap_model(runner):
     """The runner's model without its distributed wrapper."""
     return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+
+def training_frames(runner, ann_file: str):
+    """The training split's frames with ``ann_file``'s annotations (a path
+    relative to the training data root) through the validation pipeline (no
+    augmentation): what a teacher is scored or calibrated on."""
+    train = runner.cfg.train_dataloader.dataset
+    return DATASETS.build(dict(
+        type=train.type, data_root=train.get('data_root', ''),
+        data_prefix=train.get('data_prefix', dict(img='')), ann_file=ann_file,
+        test_mode=True, pipeline=copy.deepcopy(runner.cfg.val_dataloader.dataset.pipeline)))
+
+
+@torch.no_grad()
+def teacher_predictions(model, dataset, indices: Iterable[int],
+                        batch_size: int = 4) -> Iterator:
+    """The teacher's predicted data samples on ``dataset[i]`` for ``i`` in
+    ``indices``, in batches of ``batch_size``, with ``model``'s (a
+    :class:`PointSelfTraining`) data preprocessor."""
+    indices = list(indices)
+    for start in range(0, len(indices), batch_size):
+        items = [dataset[i] for i in indices[start:start + batch_size]]
+        data = model.data_preprocessor(pseudo_collate(items), False)
+        yield from model.teacher(data['inputs'], data['data_samples'], mode='predict')
+
+
+def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:
+    """(N,) bool: which of ``points`` (N, 2) lie within ``radius`` of any
+    of ``clicks`` (M, 2)."""
+    if not len(points) or not len(clicks):
+        return np.zeros(len(points), bool)
+    return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)
