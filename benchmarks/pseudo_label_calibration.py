@@ -14,6 +14,9 @@ pseudo-label threshold on the dense validation split:
 - ``first_top_c_cap``: the same, and a training frame with more pseudo
   labels than twice the most any validation frame keeps at that threshold
   has none (``PseudoThresholdHook(frame_cap=2)``, shipped);
+- ``count_<k>``: without the validation split, k pseudo labels per training
+  frame on average, the cap 2k (``PseudoThresholdHook(rule='count',
+  per_frame=k, frame_cap=2)``);
 
 the chosen threshold and the pseudo labels it gives on the training frames,
 scored against their dense truth (``annotations/train_dense.json``):
@@ -39,6 +42,7 @@ sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 from common import write_outputs  # noqa: E402
 
 RULES = ('lowest', 'first', 'first_top_c', 'first_top_c_cap')
+COUNT_RULES = ('count_1', 'count_2', 'count_3', 'count_4')
 FRAME_CAP = 2.0  # PseudoThresholdHook(frame_cap=...) of the shipped configs
 
 
@@ -105,17 +109,12 @@ def cached_predict(model, ckpt, cache, images, img_root, reuse):
     return out
 
 
-def near(points, clicks, radius):
-    if not len(points) or not len(clicks):
-        return np.zeros(len(points), bool)
-    return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)
-
-
 def pseudo_quality(train, thr, radius, videos=None, cap=None):
     """Pseudo labels at ``thr`` on the training frames against the unclicked
     truth: precision, recall (percent), points per frame, frames over
     ``cap`` (their pseudo labels dropped); with ``videos`` (one id per
     frame) also the false pseudo labels per video."""
+    from mmpose_carcinosis.engine.hooks.utils import near
     from mmpose_carcinosis.evaluation import match_pairs
     tp = n = n_true = doubtful = 0
     false = {}
@@ -166,6 +165,21 @@ def val_thresholds(val, radius, precision, top_c):
     return chosen, curves, cap
 
 
+def count_rules(train, radius, seed, flip):
+    """Rows of the ``count_<k>`` rules on the training frames' predictions."""
+    from mmpose_carcinosis.engine.hooks.pseudo_threshold_hook import threshold_for_count
+    from mmpose_carcinosis.engine.hooks.utils import near
+    far = np.concatenate([scores[~near(pts, clicks, radius)]
+                          for (pts, scores), _, clicks in train] + [np.zeros(0)])
+    rows = []
+    for rule in COUNT_RULES:
+        k = int(rule.split('_')[1])
+        thr = threshold_for_count(far, k * len(train), 0.02)
+        rows.append(dict(seed=seed, flip=flip, rule=rule, thr=thr, cap=FRAME_CAP * k,
+                         **pseudo_quality(train, thr, radius, cap=FRAME_CAP * k)))
+    return rows
+
+
 def precision_at(curve, thr):
     """Validation precision (percent) at the lowest swept threshold >= thr."""
     ts = np.asarray(curve['thresholds'])
@@ -210,6 +224,7 @@ def main(argv=None):
                                  **pseudo_quality(train, chosen[rule], args.radius,
                                                   [im.get('video_id') for im in train_imgs],
                                                   capped)))
+            rows += count_rules(train, args.radius, seed, flip)
             for thr in args.thresholds:
                 fixed.append(dict(seed=seed, flip=flip, thr=thr,
                                   val_precision=precision_at(curves[0], thr),
@@ -217,7 +232,7 @@ def main(argv=None):
                                   **pseudo_quality(train, thr, args.radius)))
     summary = []
     for flip in (False, True):
-        for rule in RULES:
+        for rule in RULES + COUNT_RULES:
             sel = [r for r in rows if r['flip'] == flip and r['rule'] == rule]
             summary.append(dict(flip=flip, rule=rule, **{
                 k: statistics.fmean(r[k] for r in sel)
@@ -226,7 +241,8 @@ def main(argv=None):
     lines = [f'Pseudo labels on the training frames (teacher peaks farther than '
              f'{args.radius:g} px from every click, against the unclicked dense truth) at '
              f'the threshold each rule picks on the validation split (target precision '
-             f'{args.precision:g}; c = {top_c}); mean over seeds {args.seeds}, percent.', '',
+             f'{args.precision:g}; c = {top_c}; count_<k>: on the training frames, k per '
+             f'frame); mean over seeds {args.seeds}, percent.', '',
              '| flip test | rule | threshold | pseudo precision (min over seeds) | '
              'pseudo recall | pseudo points / frame | frames over the cap |',
              '|---|---|---|---|---|---|---|']

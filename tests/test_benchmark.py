@@ -325,6 +325,12 @@ def test_pseudo_label_calibration_scores_pseudo_labels():
     q = cal.pseudo_quality(train, 0.3, 10.0, cap=1)
     assert q == dict(precision=0.0, recall=0.0, per_frame=0.0, doubtful_frames=1)
     assert cal.pseudo_quality(train, 0.3, 10.0, cap=2)['per_frame'] == 2.0
+    # count rules: the far peaks are .5 and .4; k = 1 keeps .5 (cap 2), k = 2
+    # both, k = 3 and 4 too (fewer peaks than asked: the floor)
+    rows = {r['rule']: r for r in cal.count_rules(train, 10.0, seed=0, flip=True)}
+    assert rows['count_1']['thr'] == 0.5 and rows['count_1']['precision'] == 100.0
+    assert rows['count_2']['thr'] == 0.4 and rows['count_2']['per_frame'] == 2.0
+    assert rows['count_3']['thr'] == 0.02 and rows['count_4']['cap'] == 8
     # validation: 12 frames of one true point found at .8 and a false peak at .3;
     # leaving the top prediction out leaves only false peaks
     val = [((np.array([[10., 10.], [100., 100.]]), np.array([0.8, 0.3])), np.array([[10., 10.]]))
