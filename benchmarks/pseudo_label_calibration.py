@@ -20,8 +20,8 @@ pseudo-label threshold on the dense validation split:
 
 the chosen threshold and the pseudo labels it gives on the training frames,
 scored against their dense truth (``annotations/train_dense.json``):
-precision, recall of the unclicked nodules, pseudo points per frame, false
-pseudo labels per training video. Also the same figures at fixed
+precision, recall of the unclicked nodules (and per salience group), pseudo
+points per frame, false pseudo labels per training video. Also the same figures at fixed
 ``--thresholds``, beside the validation estimates.
 
     python benchmarks/pseudo_label_calibration.py [--seeds 0 1 2]
@@ -65,14 +65,19 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def load_points(path):
-    """Images and, per image id, its points (N, 2)."""
+def load_points(path, groups=False):
+    """Images and, per image id, its points (N, 2) (and with ``groups`` the
+    points' salience groups (N,))."""
     with open(path) as f:
         d = json.load(f)
-    pts = {}
+    pts, grp = {}, {}
     for a in d['annotations']:
         pts.setdefault(a['image_id'], []).append(a['keypoints'][:2])
-    return d['images'], {k: np.asarray(v, np.float64).reshape(-1, 2) for k, v in pts.items()}
+        grp.setdefault(a['image_id'], []).append(a.get('group'))
+    pts = {k: np.asarray(v, np.float64).reshape(-1, 2) for k, v in pts.items()}
+    if groups:
+        return d['images'], pts, {k: np.asarray(v, object) for k, v in grp.items()}
+    return d['images'], pts
 
 
 def predict(model, images, img_root, batch=8):
@@ -109,30 +114,39 @@ def cached_predict(model, ckpt, cache, images, img_root, reuse):
     return out
 
 
-def pseudo_quality(train, thr, radius, videos=None, cap=None):
+def pseudo_quality(train, thr, radius, videos=None, cap=None, groups=None):
     """Pseudo labels at ``thr`` on the training frames against the unclicked
     truth: precision, recall (percent), points per frame, frames over
     ``cap`` (their pseudo labels dropped); with ``videos`` (one id per
-    frame) also the false pseudo labels per video."""
+    frame) also the false pseudo labels per video; with ``groups`` (per
+    frame, the true points' groups (N,)) the recall of the unclicked true
+    points of each group (``recall_<group>``)."""
     from mmpose_carcinosis.engine.hooks.utils import near
     from mmpose_carcinosis.evaluation import match_pairs
     tp = n = n_true = doubtful = 0
-    false = {}
+    false, found, total = {}, {}, {}
     for i, ((pts, scores), truth, clicks) in enumerate(train):
         keep = (scores >= thr) & ~near(pts, clicks, radius)
         if cap is not None and keep.sum() > cap:
             keep[:], doubtful = False, doubtful + 1
-        unclicked = truth[~near(truth, clicks, radius)]
-        hits = len(match_pairs(pts[keep], unclicked, radius)[0])
+        unclicked = ~near(truth, clicks, radius)
+        matched = match_pairs(pts[keep], truth[unclicked], radius)[1]
+        hits = len(matched)
+        if groups is not None:
+            g = np.asarray(groups[i], object)[unclicked]
+            for name in set(g):
+                total[name] = total.get(name, 0) + int((g == name).sum())
+                found[name] = found.get(name, 0) + int((g[matched] == name).sum())
         tp += hits
         n += int(keep.sum())
-        n_true += len(unclicked)
+        n_true += int(unclicked.sum())
         if videos is not None and keep.sum() > hits:
             false[str(videos[i])] = false.get(str(videos[i]), 0) + int(keep.sum()) - hits
     out = dict(precision=100 * tp / max(n, 1), recall=100 * tp / max(n_true, 1),
                per_frame=n / max(len(train), 1), doubtful_frames=doubtful)
     if videos is not None:
         out['false_per_video'] = false
+    out.update({f'recall_{g}': 100 * found[g] / total[g] for g in sorted(total)})
     return out
 
 
@@ -165,7 +179,7 @@ def val_thresholds(val, radius, precision, top_c):
     return chosen, curves, cap
 
 
-def count_rules(train, radius, seed, flip):
+def count_rules(train, radius, seed, flip, groups=None):
     """Rows of the ``count_<k>`` rules on the training frames' predictions."""
     from mmpose_carcinosis.engine.hooks.pseudo_threshold_hook import threshold_for_count
     from mmpose_carcinosis.engine.hooks.utils import near
@@ -176,7 +190,8 @@ def count_rules(train, radius, seed, flip):
         k = int(rule.split('_')[1])
         thr = threshold_for_count(far, k * len(train), 0.02)
         rows.append(dict(seed=seed, flip=flip, rule=rule, thr=thr, cap=FRAME_CAP * k,
-                         **pseudo_quality(train, thr, radius, cap=FRAME_CAP * k)))
+                         **pseudo_quality(train, thr, radius, cap=FRAME_CAP * k,
+                                          groups=groups)))
     return rows
 
 
@@ -192,7 +207,8 @@ def main(argv=None):
     from mmpose_carcinosis.apis import init_point_model
     data = args.data or osp.join(args.work_dir, 'data_varied_salient_clicks_1-5')
     ann = osp.join(data, 'annotations')
-    train_imgs, truth = load_points(osp.join(ann, 'train_dense.json'))
+    train_imgs, truth, truth_groups = load_points(osp.join(ann, 'train_dense.json'), groups=True)
+    groups = [truth_groups.get(im['id'], np.zeros(0, object)) for im in train_imgs]
     _, clicks = load_points(osp.join(ann, 'train.json'))
     val_imgs, val_truth = load_points(osp.join(ann, 'val.json'))
     top_c = int(round(statistics.fmean([len(clicks.get(im['id'], ())) for im in train_imgs])))
@@ -223,13 +239,13 @@ def main(argv=None):
                 rows.append(dict(seed=seed, flip=flip, rule=rule, thr=chosen[rule], cap=capped,
                                  **pseudo_quality(train, chosen[rule], args.radius,
                                                   [im.get('video_id') for im in train_imgs],
-                                                  capped)))
-            rows += count_rules(train, args.radius, seed, flip)
+                                                  capped, groups)))
+            rows += count_rules(train, args.radius, seed, flip, groups)
             for thr in args.thresholds:
                 fixed.append(dict(seed=seed, flip=flip, thr=thr,
                                   val_precision=precision_at(curves[0], thr),
                                   val_precision_top_c=precision_at(curves[top_c], thr),
-                                  **pseudo_quality(train, thr, args.radius)))
+                                  **pseudo_quality(train, thr, args.radius, groups=groups)))
     summary = []
     for flip in (False, True):
         for rule in RULES + COUNT_RULES:
@@ -252,15 +268,23 @@ def main(argv=None):
     lines += ['', 'Per seed (flip test), the shipped rule: '
               + '; '.join(f'seed {r["seed"]} threshold {r["thr"]:.3f}, cap {r["cap"]}, '
                           f'precision {r["precision"]:.1f}, recall {r["recall"]:.1f}, '
-                          f'{r["doubtful_frames"]} frames over the cap'
+                          f'{r["doubtful_frames"]} frames over the cap, recall of the '
+                          f'unclicked faint / medium / obvious nodules '
+                          f'{r.get("recall_faint", float("nan")):.1f} / '
+                          f'{r.get("recall_medium", float("nan")):.1f} / '
+                          f'{r.get("recall_obvious", float("nan")):.1f}'
                           for r in rows if r['flip'] and r['rule'] == 'first_top_c_cap') + '.']
     lines += ['', 'Per seed and fixed threshold: validation precision (all predictions; '
               'top c left out) beside the pseudo labels\' precision on the training frames.',
               '', '| seed | flip test | threshold | val precision | val precision, top c out | '
-              'pseudo precision | pseudo recall | per frame |', '|---|---|---|---|---|---|---|---|']
+              'pseudo precision | pseudo recall | recall faint / medium / obvious | per frame |',
+              '|---|---|---|---|---|---|---|---|---|']
     lines += [f'| {r["seed"]} | {"yes" if r["flip"] else "no"} | {r["thr"]:g} | '
               f'{r["val_precision"]:.1f} | {r["val_precision_top_c"]:.1f} | '
-              f'{r["precision"]:.1f} | {r["recall"]:.1f} | {r["per_frame"]:.2f} |'
+              f'{r["precision"]:.1f} | {r["recall"]:.1f} | '
+              + ' / '.join(f'{r.get(f"recall_{g}", float("nan")):.1f}'
+                           for g in ('faint', 'medium', 'obvious'))
+              + f' | {r["per_frame"]:.2f} |'
               for r in fixed]
     table = '\n'.join(lines) + '\n'
     write_outputs(args.out, dict(seeds=args.seeds, precision=args.precision, top_c=top_c,

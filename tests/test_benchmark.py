@@ -321,6 +321,10 @@ def test_pseudo_label_calibration_scores_pseudo_labels():
     q = cal.pseudo_quality(train, 0.3, 10.0, videos=['v1'])
     assert q['precision'] == 50.0 and q['recall'] == 50.0 and q['per_frame'] == 2.0
     assert q['false_per_video'] == {'v1': 1}
+    # per group: the clicked (10, 10) does not count; (50, 50) faint found,
+    # (90, 90) obvious missed
+    q = cal.pseudo_quality(train, 0.45, 10.0, groups=[np.array(['obvious', 'faint', 'obvious'])])
+    assert q['recall_faint'] == 100.0 and q['recall_obvious'] == 0.0
     # a cap of 1: the frame's 2 pseudo labels are dropped; a cap of 2 keeps them
     q = cal.pseudo_quality(train, 0.3, 10.0, cap=1)
     assert q == dict(precision=0.0, recall=0.0, per_frame=0.0, doubtful_frames=1)
