@@ -280,7 +280,8 @@ def test_pseudo_label_quality_hook_fails_before_training_without_dense_truth(tmp
     from mmengine.config import ConfigDict
 
     from mmpose_carcinosis.engine.hooks import PseudoLabelQualityHook
-    cfg = ConfigDict(train_dataloader=dict(dataset=dict(data_root=str(tmp_path))))
+    cfg = ConfigDict(train_dataloader=dict(dataset=dict(data_root=str(tmp_path),
+                                                        ann_file='annotations/train.json')))
     hook = PseudoLabelQualityHook(dense_ann_file='annotations/train_dense.json')
     with pytest.raises(FileNotFoundError, match='annotations/train_dense.json does not exist'):
         hook.before_train(SimpleNamespace(cfg=cfg))
@@ -311,3 +312,19 @@ def test_pseudo_threshold_hook_checks_its_arguments():
     with pytest.raises(ValueError, match='frame_cap'):
         PseudoThresholdHook(frame_cap=0)
     assert PseudoThresholdHook(rule='count', per_frame=3).per_frame == 3.0
+
+
+def test_stage_two_hooks_find_the_training_dataset_inside_wrappers():
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+
+    from mmpose_carcinosis.engine.hooks.utils import train_dataset_cfg
+    inner = dict(type='CarcinosisDataset', data_root='d', ann_file='annotations/train.json')
+    for dataset in (inner, dict(type='RepeatDataset', times=3, dataset=inner)):
+        runner = SimpleNamespace(cfg=Config(dict(train_dataloader=dict(dataset=dataset))))
+        assert train_dataset_cfg(runner)['ann_file'] == 'annotations/train.json'
+    runner = SimpleNamespace(cfg=Config(dict(train_dataloader=dict(dataset=dict(
+        type='ConcatDataset', datasets=[inner, inner])))))
+    with pytest.raises(ValueError, match='ConcatDataset'):
+        train_dataset_cfg(runner)

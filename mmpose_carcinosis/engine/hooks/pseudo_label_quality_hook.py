@@ -10,7 +10,8 @@ from mmpose.registry import HOOKS
 
 from mmpose_carcinosis.evaluation import match_pairs
 
-from .utils import near, teacher_predictions, training_frames, unwrap_model
+from .utils import (near, teacher_predictions, train_dataset_cfg, training_frames,
+                    unwrap_model)
 
 
 @HOOKS.register_module()
@@ -53,15 +54,14 @@ class PseudoLabelQualityHook(Hook):
 
     def _build(self, runner):
         self._dataset = training_frames(runner, self.dense_ann_file)
-        clicks = training_frames(runner, runner.cfg.train_dataloader.dataset.ann_file)
+        clicks = training_frames(runner)
         self._clicks = {clicks.get_data_info(i)['img_path']:
                         clicks.get_data_info(i)['keypoints'].reshape(-1, 2)
                         for i in range(len(clicks))}
 
     def before_train(self, runner) -> None:
         """Fail before the first epoch, not after it, without the dense truth."""
-        train = runner.cfg.train_dataloader.dataset
-        path = osp.join(train.get('data_root', ''), self.dense_ann_file)
+        path = osp.join(train_dataset_cfg(runner).get('data_root', ''), self.dense_ann_file)
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'PseudoLabelQualityHook: dense truth of the training frames {path} does not '

@@ -194,7 +194,7 @@ class PseudoThresholdHook(Hook):
         """``high_thr`` giving ``per_frame`` pseudo labels per training
         frame, ``per_frame`` (the cap's base) and a report."""
         radius = float(self.point_metric(runner).get('radius', 20.0))
-        frames = training_frames(runner, runner.cfg.train_dataloader.dataset.ann_file)
+        frames = training_frames(runner)
         rank, world = get_dist_info()
         scores = [np.zeros(0)]
         for sample in teacher_predictions(model, frames, range(rank, len(frames), world)):

@@ -1,6 +1,6 @@
 """Helpers shared by the hooks."""
 import copy
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -14,11 +14,25 @@ def unwrap_model(runner):
     return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
 
-def training_frames(runner, ann_file: str):
-    """The training split's frames with ``ann_file``'s annotations (a path
-    relative to the training data root) through the validation pipeline (no
-    augmentation): what a teacher is scored or calibrated on."""
+def train_dataset_cfg(runner):
+    """The training dataset's config, inside dataset wrappers such as
+    ``RepeatDataset`` (a config with ``ann_file``)."""
     train = runner.cfg.train_dataloader.dataset
+    while 'ann_file' not in train and isinstance(train.get('dataset'), dict):
+        train = train['dataset']
+    if 'ann_file' not in train:
+        raise ValueError('stage-two hooks need a training dataset with an ann_file (inside '
+                         f'RepeatDataset-like wrappers); got type {train.get("type")!r}')
+    return train
+
+
+def training_frames(runner, ann_file: Optional[str] = None):
+    """The training split's frames with ``ann_file``'s annotations (a path
+    relative to the training data root; default the training split's own)
+    through the validation pipeline (no augmentation): what a teacher is
+    scored or calibrated on."""
+    train = train_dataset_cfg(runner)
+    ann_file = train['ann_file'] if ann_file is None else ann_file
     return DATASETS.build(dict(
         type=train.type, data_root=train.get('data_root', ''),
         data_prefix=train.get('data_prefix', dict(img='')), ann_file=ann_file,
