@@ -139,21 +139,26 @@ def flip_markdown(rows):
 
 def pseudo_quality(work):
     """Pseudo-label precision and recall of the last epoch, and the lowest
-    precision over epochs, from the run's scalars (PseudoLabelQualityHook)."""
-    rows = []
+    precision over epochs, from the scalars (PseudoLabelQualityHook) of the
+    newest run in ``work`` that logged them (older runs of other configs
+    may share the directory)."""
+    runs = {}
     for root, _, files in os.walk(work):
         if 'scalars.json' in files and root.endswith('vis_data'):
             with open(osp.join(root, 'scalars.json')) as f:
-                rows += [json.loads(line) for line in f if 'pseudo/precision' in line]
-    if not rows:
+                rows = [json.loads(line) for line in f if 'pseudo/precision' in line]
+            if rows:
+                runs[osp.basename(osp.dirname(root))] = rows  # the run's timestamp
+    if not runs:
         return {}
-    rows.sort(key=lambda r: r.get('step', 0))
+    rows = sorted(runs[max(runs)], key=lambda r: r.get('step', 0))
     return dict(pseudo_precision=rows[-1]['pseudo/precision'],
                 pseudo_recall=rows[-1]['pseudo/recall'],
                 pseudo_per_frame=rows[-1]['pseudo/per_frame'],
                 pseudo_precision_min=min(r['pseudo/precision'] for r in rows),
                 high_thr=rows[-1].get('pseudo/high_thr'),
-                high_thr_first=rows[0].get('pseudo/high_thr'))
+                high_thr_first=rows[0].get('pseudo/high_thr'),
+                doubtful_frames=rows[-1].get('pseudo/doubtful_frames'))
 
 
 def main(argv=None):

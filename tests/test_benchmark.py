@@ -357,3 +357,25 @@ def test_stage_two_flip_table():
     # mean 42, sample std sqrt(8) = 2.8; no row without flip figures
     assert '| stage2 | 0 1 | 42.0 ± 2.8 | - | - | 33.0 ± 4.2 |' in table
     assert 'control' not in table
+
+
+def test_stage_two_pseudo_quality_reads_the_newest_run(tmp_path):
+    # an older run of another config in the same directory must not count
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import stage_two
+
+    def run(stamp, precisions):
+        d = tmp_path / stamp / 'vis_data'
+        d.mkdir(parents=True)
+        d.joinpath('scalars.json').write_text(''.join(
+            json.dumps({'pseudo/precision': p, 'pseudo/recall': 10.0, 'pseudo/per_frame': 2.0,
+                        'pseudo/high_thr': 0.2, 'step': e + 1}) + '\n'
+            for e, p in enumerate(precisions)))
+
+    run('20261124_040102', [55.0, 60.0, 70.0])
+    run('20261124_070710', [93.0, 91.0, 95.0])
+    (tmp_path / '20261124_071208' / 'vis_data').mkdir(parents=True)  # a test run: no scalars
+    q = stage_two.pseudo_quality(str(tmp_path))
+    assert q['pseudo_precision'] == 95.0 and q['pseudo_precision_min'] == 91.0
+    assert stage_two.pseudo_quality(str(tmp_path / 'none')) == {}
