@@ -27,9 +27,12 @@ def threshold_for_count(scores: np.ndarray, count: float, floor: float) -> float
 
 @HOOKS.register_module()
 class PseudoThresholdHook(Hook):
-    """Set a :class:`PointSelfTraining` model's ``high_thr`` to the lowest
-    teacher score at which precision on the validation split reaches
-    ``precision``, and ``low_thr`` to ``low_ratio`` times it.
+    """Set a :class:`PointSelfTraining` model's ``high_thr`` from its
+    teacher's predictions (``rule='precision'``: where the teacher's
+    precision on the dense validation split falls below ``precision``;
+    ``rule='count'``: where it gives ``per_frame`` pseudo labels per
+    training frame), ``low_thr`` to ``low_ratio`` times it, and with
+    ``frame_cap`` its ``max_pseudo_per_frame``.
 
     Runs before the first training epoch and again at the start of any
     epoch whose teacher has been replaced since (``model.teacher_version``,
