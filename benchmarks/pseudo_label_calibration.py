@@ -121,27 +121,24 @@ def pseudo_quality(train, thr, radius, videos=None, cap=None, groups=None):
     frame) also the false pseudo labels per video; with ``groups`` (per
     frame, the true points' groups (N,)) the recall of the unclicked true
     points of each group (``recall_<group>``)."""
-    from mmpose_carcinosis.engine.hooks.utils import near
-    from mmpose_carcinosis.evaluation import match_pairs
+    from mmpose_carcinosis.engine.hooks.pseudo_label_quality_hook import score_pseudo_labels
     tp = n = n_true = doubtful = 0
     false, found, total = {}, {}, {}
     for i, ((pts, scores), truth, clicks) in enumerate(train):
-        keep = (scores >= thr) & ~near(pts, clicks, radius)
-        if cap is not None and keep.sum() > cap:
-            keep[:], doubtful = False, doubtful + 1
-        unclicked = ~near(truth, clicks, radius)
-        matched = match_pairs(pts[keep], truth[unclicked], radius)[1]
-        hits = len(matched)
+        keep, unclicked, hit, over = score_pseudo_labels(pts, scores, truth, clicks, thr,
+                                                          radius, cap)
+        hits, kept = int(hit.sum()), int(keep.sum())
         if groups is not None:
-            g = np.asarray(groups[i], object)[unclicked]
-            for name in set(g):
-                total[name] = total.get(name, 0) + int((g == name).sum())
-                found[name] = found.get(name, 0) + int((g[matched] == name).sum())
+            g = np.asarray(groups[i], object)
+            for name in set(g[unclicked]):
+                total[name] = total.get(name, 0) + int((g[unclicked] == name).sum())
+                found[name] = found.get(name, 0) + int((g[hit] == name).sum())
         tp += hits
-        n += int(keep.sum())
+        n += kept
         n_true += int(unclicked.sum())
-        if videos is not None and keep.sum() > hits:
-            false[str(videos[i])] = false.get(str(videos[i]), 0) + int(keep.sum()) - hits
+        doubtful += int(over)
+        if videos is not None and kept > hits:
+            false[str(videos[i])] = false.get(str(videos[i]), 0) + kept - hits
     out = dict(precision=100 * tp / max(n, 1), recall=100 * tp / max(n_true, 1),
                per_frame=n / max(len(train), 1), doubtful_frames=doubtful)
     if videos is not None:
@@ -226,7 +223,8 @@ def main(argv=None):
             empty = np.zeros((0, 2))
             img_root = osp.join(data, 'images')
             train_pred, val_pred = (
-                cached_predict(model, ckpt, osp.join(run, f'calibration_{split}_flip{int(flip)}.json'),
+                cached_predict(model, ckpt,
+                               osp.join(run, f'calibration_{split}_flip{int(flip)}.json'),
                                imgs, img_root, args.reuse)
                 for split, imgs in (('train', train_imgs), ('val', val_imgs)))
             train = [(pred, truth.get(im['id'], empty), clicks.get(im['id'], empty))

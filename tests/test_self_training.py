@@ -328,3 +328,22 @@ def test_stage_two_hooks_find_the_training_dataset_inside_wrappers():
         type='ConcatDataset', datasets=[inner, inner])))))
     with pytest.raises(ValueError, match='ConcatDataset'):
         train_dataset_cfg(runner)
+
+
+def test_score_pseudo_labels_on_a_constructed_frame():
+    from mmpose_carcinosis.engine.hooks.pseudo_label_quality_hook import score_pseudo_labels
+    # truth: (10, 10) clicked, (50, 50), (90, 90), (130, 130); predictions:
+    # the click .9, near (50, 50) .6, near (90, 90) .2 (below thr), nothing .5
+    pts = np.array([[11., 10.], [52., 50.], [90., 91.], [200., 200.]])
+    scores = np.array([0.9, 0.6, 0.2, 0.5])
+    truth = np.array([[10., 10.], [50., 50.], [90., 90.], [130., 130.]])
+    clicks = np.array([[10., 10.]])
+    keep, unclicked, found, over = score_pseudo_labels(pts, scores, truth, clicks, 0.3, 10.0)
+    assert keep.tolist() == [False, True, False, True]
+    assert unclicked.tolist() == [False, True, True, True]
+    assert found.tolist() == [False, True, False, False] and not over
+    # two pseudo labels: a cap of 2 keeps them, a cap of 1 drops both
+    assert score_pseudo_labels(pts, scores, truth, clicks, 0.3, 10.0, cap=2)[0].sum() == 2
+    keep, unclicked, found, over = score_pseudo_labels(pts, scores, truth, clicks, 0.3, 10.0,
+                                                       cap=1)
+    assert not keep.any() and not found.any() and over and unclicked.sum() == 3

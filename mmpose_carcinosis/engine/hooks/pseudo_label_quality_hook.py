@@ -2,6 +2,7 @@
 against their dense truth (where it exists: generated data, or a densely
 annotated subset)."""
 import os.path as osp
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -12,6 +13,39 @@ from mmpose_carcinosis.evaluation import match_pairs
 
 from .utils import (near, teacher_predictions, train_dataset_cfg, training_frames,
                     unwrap_model)
+
+
+def score_pseudo_labels(points: np.ndarray, scores: np.ndarray, truth: np.ndarray,
+                        clicks: np.ndarray, thr: float, radius: float,
+                        cap: Optional[int] = None
+                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """One frame's pseudo labels against its unclicked true points.
+
+    Pseudo labels are the predictions scoring at least ``thr`` farther than
+    ``radius`` from every click; none if there are more than ``cap`` (the
+    frame cap of :func:`make_pseudo_targets`). The unclicked true points
+    are those farther than ``radius`` from every click.
+
+    Args:
+        points (np.ndarray): (M, 2) predictions; ``scores`` (M,) theirs.
+        truth (np.ndarray): (N, 2) true points; ``clicks`` (K, 2).
+        thr, radius (float): Score threshold; radius in frame pixels.
+        cap (int, optional): Most pseudo labels a frame may have.
+
+    Returns:
+        tuple: ``keep`` (M,) bool, the pseudo labels; ``unclicked`` (N,)
+        bool; ``found`` (N,) bool, the unclicked true points a pseudo label
+        matches one-to-one within ``radius``; ``doubtful``: over the cap.
+    """
+    keep = (scores >= thr) & ~near(points, clicks, radius)
+    doubtful = cap is not None and int(keep.sum()) > cap
+    if doubtful:
+        keep[:] = False
+    unclicked = ~near(truth, clicks, radius)
+    matched = match_pairs(points[keep], truth[unclicked], radius)[1]
+    found = np.zeros(len(truth), bool)
+    found[np.nonzero(unclicked)[0][np.asarray(matched, int)]] = True
+    return keep, unclicked, found, doubtful
 
 
 @HOOKS.register_module()
@@ -82,13 +116,12 @@ class PseudoLabelQualityHook(Hook):
             scores = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
             truth = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
             clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
-            pts = pts[(scores >= model.high_thr) & ~near(pts, clicks, self.radius)]
-            if cap is not None and len(pts) > cap:
-                pts, doubtful = pts[:0], doubtful + 1
-            truth = truth[~near(truth, clicks, self.radius)]
-            tp += len(match_pairs(pts, truth, self.radius)[0])
-            n_pseudo += len(pts)
-            n_truth += len(truth)
+            keep, unclicked, found, over = score_pseudo_labels(
+                pts, scores, truth, clicks, model.high_thr, self.radius, cap)
+            doubtful += int(over)
+            tp += int(found.sum())
+            n_pseudo += int(keep.sum())
+            n_truth += int(unclicked.sum())
         stats = {'pseudo/precision': 100.0 * tp / max(n_pseudo, 1),
                  'pseudo/recall': 100.0 * tp / max(n_truth, 1),
                  'pseudo/per_frame': n_pseudo / max(len(self._dataset), 1),
