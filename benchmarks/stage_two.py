@@ -137,28 +137,31 @@ def flip_markdown(rows):
     return '\n'.join(lines) + '\n'
 
 
-def pseudo_quality(work):
+def pseudo_quality(work, suffix=''):
     """Pseudo-label precision and recall of the last epoch, and the lowest
     precision over epochs, from the scalars (PseudoLabelQualityHook) of the
     newest run in ``work`` that logged them (older runs of other configs
-    may share the directory)."""
+    may share the directory); ``suffix='_b'``: the second teacher's (cross
+    distillation), as keys ending in ``_b``."""
+    key = f'pseudo{suffix}'
     runs = {}
     for root, _, files in os.walk(work):
         if 'scalars.json' in files and root.endswith('vis_data'):
             with open(osp.join(root, 'scalars.json')) as f:
-                rows = [json.loads(line) for line in f if 'pseudo/precision' in line]
+                rows = [json.loads(line) for line in f if f'{key}/precision' in line]
             if rows:
                 runs[osp.basename(osp.dirname(root))] = rows  # the run's timestamp
     if not runs:
         return {}
     rows = sorted(runs[max(runs)], key=lambda r: r.get('step', 0))
-    return dict(pseudo_precision=rows[-1]['pseudo/precision'],
-                pseudo_recall=rows[-1]['pseudo/recall'],
-                pseudo_per_frame=rows[-1]['pseudo/per_frame'],
-                pseudo_precision_min=min(r['pseudo/precision'] for r in rows),
-                high_thr=rows[-1].get('pseudo/high_thr'),
-                high_thr_first=rows[0].get('pseudo/high_thr'),
-                doubtful_frames=rows[-1].get('pseudo/doubtful_frames'))
+    out = dict(pseudo_precision=rows[-1][f'{key}/precision'],
+               pseudo_recall=rows[-1][f'{key}/recall'],
+               pseudo_per_frame=rows[-1][f'{key}/per_frame'],
+               pseudo_precision_min=min(r[f'{key}/precision'] for r in rows),
+               high_thr=rows[-1].get(f'{key}/high_thr'),
+               high_thr_first=rows[0].get(f'{key}/high_thr'),
+               doubtful_frames=rows[-1].get(f'{key}/doubtful_frames'))
+    return {k + suffix: v for k, v in out.items()}
 
 
 def main(argv=None):
@@ -230,6 +233,8 @@ def main(argv=None):
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
                                                 seed=seed, config=args.stage2_config)
                 row.update(pseudo_quality(work))
+                if method == 'stage2_cross':
+                    row.update(pseudo_quality(work, '_b'))
             row.update(loss=method, method=method, seed=seed)
             if args.flip_test:
                 run_dir = {'stage1': one,

@@ -379,3 +379,13 @@ def test_stage_two_pseudo_quality_reads_the_newest_run(tmp_path):
     q = stage_two.pseudo_quality(str(tmp_path))
     assert q['pseudo_precision'] == 95.0 and q['pseudo_precision_min'] == 91.0
     assert stage_two.pseudo_quality(str(tmp_path / 'none')) == {}
+    # the second teacher of cross distillation logs under pseudo_b/
+    d = tmp_path / '20261124_080000' / 'vis_data'
+    d.mkdir(parents=True)
+    d.joinpath('scalars.json').write_text(''.join(json.dumps(
+        {f'pseudo{s}/precision': p, f'pseudo{s}/recall': 9.0, f'pseudo{s}/per_frame': 1.0,
+         f'pseudo{s}/high_thr': t, 'step': 1}) + '\n'
+        for s, p, t in (('', 96.0, 0.2), ('_b', 88.0, 0.3))))
+    q = stage_two.pseudo_quality(str(tmp_path), '_b')
+    assert q['pseudo_precision_b'] == 88.0 and q['high_thr_b'] == 0.3
+    assert stage_two.pseudo_quality(str(tmp_path))['pseudo_precision'] == 96.0

@@ -182,8 +182,9 @@ def test_two_stages_through_the_runner(trained, data_root, tmp_path):
     rows = scalars(str(work))
     assert any('pseudo_per_frame' in r for r in rows)
     ckpt = torch.load(work / 'epoch_2.pth')
-    thr = ckpt['meta']['pseudo_thr']
-    assert thr['teacher_version'] == 0 and thr['low_thr'] == pytest.approx(thr['high_thr'] / 3)
+    meta = ckpt['meta']['pseudo_thr']
+    thr = meta['a']
+    assert meta['teacher_version'] == 0 and thr['low_thr'] == pytest.approx(thr['high_thr'] / 3)
     # frame_cap 2: twice the most any validation frame keeps (at least 1)
     cap = thr['max_pseudo_per_frame']
     assert isinstance(cap, int) and cap >= 2 and cap % 2 == 0
@@ -198,7 +199,7 @@ def test_two_stages_through_the_runner(trained, data_root, tmp_path):
                '--cfg-options', *data_options(data_root, 3), f'model.stage_one={stage_one}'])
     assert 'resumed epoch: 2' in log and osp.isfile(work / 'epoch_3.pth')
     assert 'pseudo-label thresholds' not in log  # restored, not recalibrated
-    assert torch.load(work / 'epoch_3.pth')['meta']['pseudo_thr'] == thr
+    assert torch.load(work / 'epoch_3.pth')['meta']['pseudo_thr'] == meta
 
 
 def test_rounds_of_self_training(trained, data_root, tmp_path):

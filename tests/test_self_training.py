@@ -200,6 +200,71 @@ def test_cross_distillation_two_pairs(monkeypatch):
         _wrapper(cross=dict(wieght=0.5))
 
 
+def test_each_cross_pair_uses_its_own_thresholds(monkeypatch):
+    # the second teacher's pseudo labels come from its own calibration
+    import os
+    from mmpose_carcinosis.models.pose_estimators import point_self_training as pst
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    seen = []
+    real = pst.make_pseudo_targets
+
+    def spy(scores, clicks, sigma, high, low, radius, nms, weight, cap):
+        seen.append((high, low, cap))
+        return real(scores, clicks, sigma, high, low, radius, nms, weight, cap)
+
+    monkeypatch.setattr(pst, 'make_pseudo_targets', spy)
+    model = _wrapper(cross=dict(), high_thr=0.5, low_thr=0.2, max_pseudo_per_frame=3)
+    inputs, samples = _batch(model)
+    model(inputs, samples, mode='loss')
+    assert seen == [(0.5, 0.2, 3), (0.5, 0.2, 3)]  # b unset: the first pair's
+    model.set_thresholds('_b', 0.7, 0.1, None)
+    seen.clear()
+    model(inputs, samples, mode='loss')
+    assert seen == [(0.5, 0.2, 3), (0.7, 0.1, None)]
+    assert [s for s, _ in model.teachers()] == ['', '_b']
+    with pytest.raises(ValueError, match='low_thr <= high_thr'):
+        model.set_thresholds('_b', 0.1, 0.2, None)
+
+
+def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
+    # one calibration per teacher, its own thresholds and cap, stored in the
+    # checkpoint meta per pair and restored (also from the older flat meta)
+    import os
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub, MMLogger
+
+    from mmpose_carcinosis.engine.hooks import PseudoThresholdHook
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    model = _wrapper(cross=dict())
+    runner = SimpleNamespace(model=model, logger=MMLogger.get_current_instance(),
+                             message_hub=MessageHub.get_current_instance())
+    hook = PseudoThresholdHook(low_ratio=0.5, frame_cap=2.0)
+    # teacher a: 0.3 with at most 2 kept per validation frame; teacher b: 0.6 and 0
+    fake = {id(model.teacher): (0.3, 2, ''), id(model.teacher_b): (0.6, 0, '')}
+    monkeypatch.setattr(hook, 'by_precision', lambda r, m, t: fake[id(t)])
+    hook.before_train_epoch(runner)
+    assert model.thresholds('') == (0.3, 0.15, 4)
+    assert model.thresholds('_b') == (0.6, 0.3, 2)  # cap 2 x max(0, 1)
+    assert runner.message_hub.get_scalar('train/pseudo_b/high_thr').current() == 0.6
+    ckpt = {}
+    hook.before_save_checkpoint(runner, ckpt)
+    meta = ckpt['meta']['pseudo_thr']
+    assert meta['a']['high_thr'] == 0.3 and meta['_b']['max_pseudo_per_frame'] == 2
+    fresh = _wrapper(cross=dict())
+    other = PseudoThresholdHook()
+    other.after_load_checkpoint(SimpleNamespace(model=fresh), ckpt)
+    assert fresh.thresholds('_b') == (0.6, 0.3, 2) and other.calibrated_version == 0
+    plain = _wrapper()
+    PseudoThresholdHook().after_load_checkpoint(SimpleNamespace(model=plain), {'meta': {
+        'pseudo_thr': dict(high_thr=0.4, low_thr=0.1, max_pseudo_per_frame=6,
+                           teacher_version=0)}})
+    assert plain.thresholds() == (0.4, 0.1, 6)
+    with pytest.raises(KeyError, match="pair '_b'"):
+        PseudoThresholdHook().after_load_checkpoint(SimpleNamespace(model=fresh), {'meta': {
+            'pseudo_thr': dict(a=dict(high_thr=0.4, low_thr=0.1), teacher_version=0)}})
+
+
 def test_flip_teacher_is_the_mean_over_the_mirror(monkeypatch):
     # teacher_flip: (f(x) + mirror(f(mirror(x)))) / 2 on raw outputs, as
     # MMPose's flip test; off: f(x)

@@ -64,7 +64,9 @@ class PseudoLabelQualityHook(Hook):
     - ``pseudo/high_thr``: the threshold in use;
     - ``pseudo/doubtful_frames``: frames over ``max_pseudo_per_frame``.
 
-    Logged and written to the visualizer's scalars (percent).
+    With cross distillation the second teacher's pseudo labels (at its own
+    thresholds) are scored too, as ``pseudo_b/...``. Logged and written to
+    the visualizer's scalars (percent).
 
     Args:
         dense_ann_file (str): e.g. ``'annotations/train_dense.json'`` (the
@@ -108,27 +110,34 @@ class PseudoLabelQualityHook(Hook):
         if self._dataset is None:
             self._build(runner)
         model = unwrap_model(runner)
+        for suffix, teacher in model.teachers():
+            self.check(runner, model, teacher, suffix)
+
+    def check(self, runner, model, teacher, suffix: str) -> None:
+        """Score and log the pseudo labels of ``teacher`` at its pair's
+        thresholds (keys ``pseudo<suffix>/...``)."""
+        high, _, cap = model.thresholds(suffix)
         tp = n_pseudo = n_truth = doubtful = 0
-        cap = model.max_pseudo_per_frame
         for sample in teacher_predictions(model, self._dataset, range(len(self._dataset)),
-                                          self.batch_size):
+                                          self.batch_size, teacher=teacher):
             pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
             scores = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
             truth = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
             clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
             keep, unclicked, found, over = score_pseudo_labels(
-                pts, scores, truth, clicks, model.high_thr, self.radius, cap)
+                pts, scores, truth, clicks, high, self.radius, cap)
             doubtful += int(over)
             tp += int(found.sum())
             n_pseudo += int(keep.sum())
             n_truth += int(unclicked.sum())
-        stats = {'pseudo/precision': 100.0 * tp / max(n_pseudo, 1),
-                 'pseudo/recall': 100.0 * tp / max(n_truth, 1),
-                 'pseudo/per_frame': n_pseudo / max(len(self._dataset), 1),
-                 'pseudo/high_thr': float(model.high_thr),
-                 'pseudo/doubtful_frames': doubtful}
-        runner.logger.info(f'pseudo labels after epoch {runner.epoch + 1} (teacher >= '
-                           f'{model.high_thr:g}, unclicked truth of '
+        key = f'pseudo{suffix}'
+        stats = {f'{key}/precision': 100.0 * tp / max(n_pseudo, 1),
+                 f'{key}/recall': 100.0 * tp / max(n_truth, 1),
+                 f'{key}/per_frame': n_pseudo / max(len(self._dataset), 1),
+                 f'{key}/high_thr': float(high),
+                 f'{key}/doubtful_frames': doubtful}
+        runner.logger.info(f'pseudo labels{suffix} after epoch {runner.epoch + 1} (teacher{suffix} '
+                           f'>= {high:g}, unclicked truth of '
                            f'{osp.basename(self.dense_ann_file)}): ' + ', '.join(
                                f'{k} {v:.3g}' for k, v in stats.items()))
         runner.visualizer.add_scalars(stats, step=runner.epoch + 1)

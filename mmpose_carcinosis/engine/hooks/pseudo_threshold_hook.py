@@ -115,7 +115,8 @@ class PseudoThresholdHook(Hook):
             raise ValueError(f'frame_cap must be > 0 or None, got {frame_cap}')
         self.frame_cap = frame_cap
         self.calibrated_version: Optional[int] = None
-        self.source = None
+        self.source: dict = {}  # pair suffix -> how its thresholds were chosen
+        self._where = ''
 
     def before_train_epoch(self, runner) -> None:
         model = unwrap_model(runner)
@@ -146,31 +147,37 @@ class PseudoThresholdHook(Hook):
 
     @torch.no_grad()
     def calibrate(self, runner) -> None:
-        """Run the teacher and set the thresholds (every rank runs its
-        share of the frames)."""
+        """Run each teacher (the second one with cross distillation) and set
+        its pair's thresholds (every rank runs its share of the frames)."""
         model = unwrap_model(runner)
-        model.teacher.eval()  # before the first epoch the runner has not set any mode yet
-        decoder = model.teacher.head.decoder
-        floor, decoder.decode_thr = decoder.decode_thr, self.score_floor
-        try:
-            if self.rule == 'count':
-                high, most, report = self.by_count(runner, model)
-            else:
-                high, most, report = self.by_precision(runner, model)
-        finally:
-            decoder.decode_thr = floor
-        model.high_thr, model.low_thr = high, high * self.low_ratio
-        if self.frame_cap is not None:
-            model.max_pseudo_per_frame = int(math.floor(self.frame_cap * max(most, 1)))
-        runner.logger.info(
-            f'pseudo-label thresholds: high_thr {model.high_thr:.4f}, low_thr '
-            f'{model.low_thr:.4f}, max_pseudo_per_frame {model.max_pseudo_per_frame} '
-            f'({self.source}{report})')
-        runner.message_hub.update_scalar('train/pseudo/high_thr', model.high_thr)
+        self.source = {}
+        for suffix, teacher in model.teachers():
+            teacher.eval()  # before the first epoch the runner has not set any mode yet
+            decoder = teacher.head.decoder
+            floor, decoder.decode_thr = decoder.decode_thr, self.score_floor
+            try:
+                if self.rule == 'count':
+                    high, most, report = self.by_count(runner, model, teacher)
+                else:
+                    high, most, report = self.by_precision(runner, model, teacher)
+            finally:
+                decoder.decode_thr = floor
+            cap = None
+            if self.frame_cap is not None:
+                cap = int(math.floor(self.frame_cap * max(most, 1)))
+            model.set_thresholds(suffix, high, high * self.low_ratio, cap)
+            self.source[suffix] = (f'teacher{suffix} version {model.teacher_version} '
+                                   f'{self._where}{report}')
+            runner.logger.info(
+                f'pseudo-label thresholds{suffix}: high_thr {high:.4f}, low_thr '
+                f'{high * self.low_ratio:.4f}, max_pseudo_per_frame {cap} '
+                f'({self.source[suffix]})')
+            runner.message_hub.update_scalar(f'train/pseudo{suffix}/high_thr', high)
 
-    def by_precision(self, runner, model):
-        """``high_thr`` at ``precision`` on the validation split, the most
-        predictions a validation frame keeps there, and a report."""
+    def by_precision(self, runner, model, teacher):
+        """``teacher``'s ``high_thr`` at ``precision`` on the validation
+        split, the most predictions a validation frame keeps there, and a
+        report."""
         top = self.exclude_top
         if top == 'clicks':
             top = int(round(self.clicks_per_frame(runner)))
@@ -182,48 +189,60 @@ class PseudoThresholdHook(Hook):
         evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
         for data_batch in loader:
             data = model.data_preprocessor(data_batch, False)
-            outputs = model.teacher(data['inputs'], data['data_samples'], mode='predict')
+            outputs = teacher(data['inputs'], data['data_samples'], mode='predict')
             evaluator.process(data_samples=outputs, data_batch=data_batch)
         metrics = evaluator.evaluate(len(loader.dataset))
-        self.source = (f'teacher version {model.teacher_version} on validation '
-                       f'({len(loader.dataset)} frames, top {top} per frame left out), '
-                       f'precision >= {self.precision:g}')
+        self._where = (f'on validation ({len(loader.dataset)} frames, top {top} per frame '
+                       f'left out), precision >= {self.precision:g}')
         report = (f'; teacher AP {metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
                   f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
         return (float(metrics[f'teacher/thr@p{self.precision:g}']),
                 int(metrics[f'teacher/max_count@p{self.precision:g}']), report)
 
-    def by_count(self, runner, model):
-        """``high_thr`` giving ``per_frame`` pseudo labels per training
-        frame, ``per_frame`` (the cap's base) and a report."""
+    def by_count(self, runner, model, teacher):
+        """``teacher``'s ``high_thr`` giving ``per_frame`` pseudo labels per
+        training frame, ``per_frame`` (the cap's base) and a report."""
         radius = float(self.point_metric(runner).get('radius', 20.0))
         frames = training_frames(runner)
         rank, world = get_dist_info()
         scores = [np.zeros(0)]
-        for sample in teacher_predictions(model, frames, range(rank, len(frames), world)):
+        for sample in teacher_predictions(model, frames, range(rank, len(frames), world),
+                                          teacher=teacher):
             pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
             clicks = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
             far = ~near(pts, clicks, radius)
             scores.append(np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)[far])
         high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
                                    self.per_frame * len(frames), self.score_floor)
-        self.source = (f'teacher version {model.teacher_version} on the training frames '
-                       f'({len(frames)} frames), {self.per_frame:g} pseudo labels per frame')
+        self._where = (f'on the training frames ({len(frames)} frames), '
+                       f'{self.per_frame:g} pseudo labels per frame')
         return high, self.per_frame, ''
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.calibrated_version is not None:
             model = unwrap_model(runner)
-            checkpoint.setdefault('meta', {})['pseudo_thr'] = dict(
-                high_thr=model.high_thr, low_thr=model.low_thr,
-                max_pseudo_per_frame=model.max_pseudo_per_frame,
-                teacher_version=self.calibrated_version, source=self.source)
+            stored = dict(teacher_version=self.calibrated_version)
+            for suffix, _ in model.teachers():
+                high, low, cap = model.thresholds(suffix)
+                stored[suffix or 'a'] = dict(high_thr=high, low_thr=low,
+                                             max_pseudo_per_frame=cap,
+                                             source=self.source.get(suffix))
+            checkpoint.setdefault('meta', {})['pseudo_thr'] = stored
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         stored = (checkpoint.get('meta') or {}).get('pseudo_thr')
-        if stored:
-            model = unwrap_model(runner)
-            model.high_thr, model.low_thr = stored['high_thr'], stored['low_thr']
-            model.max_pseudo_per_frame = stored.get('max_pseudo_per_frame')
-            self.calibrated_version = int(stored['teacher_version'])
-            self.source = stored.get('source')
+        if not stored:
+            return
+        model = unwrap_model(runner)
+        self.source = {}
+        for suffix, _ in model.teachers():
+            pair = stored.get(suffix or 'a')
+            if pair is None and suffix == '' and 'high_thr' in stored:
+                pair = stored  # saved before per-pair thresholds
+            if pair is None:
+                raise KeyError(f'checkpoint meta pseudo_thr has no thresholds for pair '
+                               f'{suffix or "a"!r} (saved by a run with other teachers?)')
+            model.set_thresholds(suffix, pair['high_thr'], pair['low_thr'],
+                                 pair.get('max_pseudo_per_frame'))
+            self.source[suffix] = pair.get('source')
+        self.calibrated_version = int(stored['teacher_version'])

@@ -40,16 +40,17 @@ def training_frames(runner, ann_file: Optional[str] = None):
 
 
 @torch.no_grad()
-def teacher_predictions(model, dataset, indices: Iterable[int],
-                        batch_size: int = 4) -> Iterator:
-    """The teacher's predicted data samples on ``dataset[i]`` for ``i`` in
-    ``indices``, in batches of ``batch_size``, with ``model``'s (a
-    :class:`PointSelfTraining`) data preprocessor."""
+def teacher_predictions(model, dataset, indices: Iterable[int], batch_size: int = 4,
+                        teacher=None) -> Iterator:
+    """``teacher``'s (default ``model.teacher``) predicted data samples on
+    ``dataset[i]`` for ``i`` in ``indices``, in batches of ``batch_size``,
+    with ``model``'s (a :class:`PointSelfTraining`) data preprocessor."""
+    teacher = model.teacher if teacher is None else teacher
     indices = list(indices)
     for start in range(0, len(indices), batch_size):
         items = [dataset[i] for i in indices[start:start + batch_size]]
         data = model.data_preprocessor(pseudo_collate(items), False)
-        yield from model.teacher(data['inputs'], data['data_samples'], mode='predict')
+        yield from teacher(data['inputs'], data['data_samples'], mode='predict')
 
 
 def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:

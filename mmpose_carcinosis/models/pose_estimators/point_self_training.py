@@ -145,9 +145,13 @@ class PointSelfTraining(BaseModel):
             stage-one checkpoint, e.g. another seed's or backbone's), and
             each student's loss becomes ``(1 - weight) * self term +
             weight * BinaryDistillationLoss(student, other teacher)``
-            (``weight`` 0.5, ``temperature`` 4 by default). Teachers stay
-            frozen (do not combine with ``MeanTeacherHook``, which updates
-            only the first pair). Val/test use the first student.
+            (``weight`` 0.5, ``temperature`` 4 by default). The second
+            pair's pseudo labels use its own ``high_thr_b``, ``low_thr_b``
+            and ``max_pseudo_per_frame_b`` (attributes, ``None``: the first
+            pair's; :class:`PseudoThresholdHook` calibrates each teacher).
+            Teachers stay frozen (do not combine with ``MeanTeacherHook``,
+            which updates only the first pair). Val/test use the first
+            student.
         data_preprocessor (dict, optional): Defaults to the detector's.
     """
 
@@ -187,7 +191,10 @@ class PointSelfTraining(BaseModel):
         self.student_noise = dict(student_noise or {})
         self.predict_on = predict_on
         self.stage_one_b = None
-        if cross:
+        self.high_thr_b: Optional[float] = None
+        self.low_thr_b: Optional[float] = None
+        self.max_pseudo_per_frame_b: Optional[int] = None
+        if cross is not None:
             cross = dict(cross)
             det_b = copy.deepcopy(cross.pop('detector', None) or detector)
             det_b.pop('data_preprocessor', None)
@@ -200,7 +207,36 @@ class PointSelfTraining(BaseModel):
                                              temperature=cross.pop('temperature', 4.0)))
             if cross:
                 raise ValueError(f'unknown cross options {sorted(cross)}')
-        self.with_cross = cross is not None and hasattr(self, 'student_b')
+        self.with_cross = cross is not None
+
+    def teachers(self):
+        """``[(suffix, teacher)]``: ``('', teacher)`` and, with cross
+        distillation, ``('_b', teacher_b)``."""
+        pairs = [('', self.teacher)]
+        if self.with_cross:
+            pairs.append(('_b', self.teacher_b))
+        return pairs
+
+    def thresholds(self, suffix: str = '') -> Tuple[float, float, Optional[int]]:
+        """``(high_thr, low_thr, max_pseudo_per_frame)`` of the pair
+        ``suffix`` (``''`` or ``'_b'``; the second pair's unset ones are the
+        first pair's)."""
+        first = (self.high_thr, self.low_thr, self.max_pseudo_per_frame)
+        if suffix == '':
+            return first
+        own = (self.high_thr_b, self.low_thr_b, self.max_pseudo_per_frame_b)
+        if own[0] is None:
+            return first
+        return own
+
+    def set_thresholds(self, suffix: str, high_thr: float, low_thr: float,
+                       max_pseudo_per_frame: Optional[int]) -> None:
+        """Set the thresholds of the pair ``suffix`` (``''`` or ``'_b'``)."""
+        if not 0 <= low_thr <= high_thr:
+            raise ValueError(f'need 0 <= low_thr <= high_thr, got {low_thr}, {high_thr}')
+        setattr(self, f'high_thr{suffix}', float(high_thr))
+        setattr(self, f'low_thr{suffix}', float(low_thr))
+        setattr(self, f'max_pseudo_per_frame{suffix}', max_pseudo_per_frame)
 
     def _teacher_cfg(self, detector: dict) -> dict:
         """The detector config with the teacher's flip test."""
@@ -288,20 +324,23 @@ class PointSelfTraining(BaseModel):
         if self.with_cross:
             branches.append(('_b', self.student_b, self.teacher_b, t_logits_b, t_logits))
         for suffix, student, teacher, own, other in branches:
-            loss, stats = self._student_loss(student, teacher, own, other, clicks, inputs)
+            loss, stats = self._student_loss(student, teacher, own, other, clicks, inputs,
+                                             self.thresholds(suffix))
             losses[f'loss_kpt{suffix}'] = loss
             losses.update({f'{k}{suffix}': v.detach() for k, v in stats.items()})
         return losses
 
-    def _student_loss(self, student, teacher, teacher_logits, other_logits, clicks, inputs):
-        """One student's loss: its teacher's pseudo targets (self term) and,
-        with cross distillation, the other teacher's soft heatmap."""
+    def _student_loss(self, student, teacher, teacher_logits, other_logits, clicks, inputs,
+                      thresholds):
+        """One student's loss: its teacher's pseudo targets at
+        ``thresholds`` (high, low, frame cap; the self term) and, with cross
+        distillation, the other teacher's soft heatmap."""
         head = student.head
         codec = head.decoder
+        high, low, cap = thresholds
         target, mask, stats = make_pseudo_targets(
             teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
-            self.high_thr, self.low_thr, self.click_radius, int(codec.decode_nms_kernel),
-            self.ramp(), self.max_pseudo_per_frame)
+            high, low, self.click_radius, int(codec.decode_nms_kernel), self.ramp(), cap)
         logits = head.forward(student.extract_feat(self.student_view(inputs)))
         loss = head.loss_module(logits, target, None, mask)
         if other_logits is not None:
