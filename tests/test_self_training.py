@@ -379,6 +379,16 @@ def test_pseudo_threshold_hook_checks_its_arguments():
     assert PseudoThresholdHook(rule='count', per_frame=3).per_frame == 3.0
 
 
+def test_validation_doubts():
+    from mmpose_carcinosis.engine.hooks.pseudo_threshold_hook import validation_doubts
+    assert validation_doubts(20.0, 3.0, 4, 0.9) == []  # dense validation, 4 kept
+    sparse = validation_doubts(4.0, 3.0, 4, 0.9)  # 4 <= 1.5 x 3: clicks-like
+    assert len(sparse) == 1 and "rule='count'" in sparse[0] and '4.0 true points' in sparse[0]
+    assert validation_doubts(4.6, 3.0, 4, 0.9) == []
+    none = validation_doubts(20.0, 3.0, 0, 0.9)
+    assert len(none) == 1 and 'no pseudo labels' in none[0]
+
+
 def test_stage_two_hooks_find_the_training_dataset_inside_wrappers():
     from types import SimpleNamespace
 

@@ -25,6 +25,28 @@ def threshold_for_count(scores: np.ndarray, count: float, floor: float) -> float
     return float(scores[k - 1]) if len(scores) >= k else float(floor)
 
 
+def validation_doubts(truth_per_frame: float, clicks_per_frame: float,
+                      max_kept: int, precision: float) -> list:
+    """Why a precision calibration on the validation split may mislead:
+    messages for validation frames that hold no more true points than the
+    training frames hold clicks (clicks, not dense truth: every unclicked
+    nodule the teacher finds counts as false) and for a teacher that keeps
+    no prediction at the target ``precision`` (no pseudo labels)."""
+    doubts = []
+    if truth_per_frame <= 1.5 * clicks_per_frame:
+        doubts.append(
+            f'validation frames hold {truth_per_frame:.1f} true points per frame against '
+            f'{clicks_per_frame:.1f} clicks per training frame: if they are clicks, not dense '
+            'truth, every unclicked nodule the teacher finds counts as false and the threshold '
+            "comes out too high; annotate validation densely or use rule='count'")
+    if max_kept == 0:
+        doubts.append(
+            f'the teacher keeps no validation prediction at precision {precision:g} (beyond '
+            'the top ones left out): stage two gets no pseudo labels and is the control; '
+            'check the teacher checkpoint, or lower `precision`')
+    return doubts
+
+
 @HOOKS.register_module()
 class PseudoThresholdHook(Hook):
     """Set a :class:`PointSelfTraining` model's ``high_thr`` from its
@@ -59,6 +81,11 @@ class PseudoThresholdHook(Hook):
     set to ``frame_cap`` times the most predictions any validation frame
     keeps at ``high_thr`` (top ones left out, at least 1): a training frame
     with more pseudo peaks has them ignored instead (docs/stage_two.md).
+
+    The precision rule needs densely annotated validation frames: it warns
+    (:func:`validation_doubts`) when they hold no more points than the
+    training frames hold clicks, or when the teacher keeps no prediction at
+    the target precision.
 
     Without a dense validation split, ``rule='count'`` sets ``high_thr`` so
     that the teacher's peaks on the training frames (validation pipeline, no
@@ -178,9 +205,8 @@ class PseudoThresholdHook(Hook):
         """``teacher``'s ``high_thr`` at ``precision`` on the validation
         split, the most predictions a validation frame keeps there, and a
         report."""
-        top = self.exclude_top
-        if top == 'clicks':
-            top = int(round(self.clicks_per_frame(runner)))
+        clicks = self.clicks_per_frame(runner)
+        top = int(round(clicks)) if self.exclude_top == 'clicks' else self.exclude_top
         metric = dict(self.point_metric(runner), type='PointLocalizationMetric',
                       curve_file=None, precision_targets=[self.precision], exclude_top=top,
                       prefix='teacher')
@@ -196,8 +222,13 @@ class PseudoThresholdHook(Hook):
                        f'left out), precision >= {self.precision:g}')
         report = (f'; teacher AP {metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
                   f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
-        return (float(metrics[f'teacher/thr@p{self.precision:g}']),
-                int(metrics[f'teacher/max_count@p{self.precision:g}']), report)
+        most = int(metrics[f'teacher/max_count@p{self.precision:g}'])
+        val = loader.dataset
+        truth = np.mean([len(np.asarray(val.get_data_info(i)['keypoints']).reshape(-1, 2))
+                         for i in range(len(val))]) if len(val) else 0.0
+        for doubt in validation_doubts(float(truth), clicks, most, self.precision):
+            runner.logger.warning(f'PseudoThresholdHook: {doubt}')
+        return float(metrics[f'teacher/thr@p{self.precision:g}']), most, report
 
     def by_count(self, runner, model, teacher):
         """``teacher``'s ``high_thr`` giving ``per_frame`` pseudo labels per
