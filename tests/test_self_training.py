@@ -198,6 +198,8 @@ def test_cross_distillation_two_pairs(monkeypatch):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
     with pytest.raises(ValueError, match='unknown cross options'):
         _wrapper(cross=dict(wieght=0.5))
+    with pytest.raises(ValueError, match='needs cross.stage_one'):
+        _wrapper(stage_one='stage1.pth', cross=dict(weight=0.5))
 
 
 def test_each_cross_pair_uses_its_own_thresholds(monkeypatch):

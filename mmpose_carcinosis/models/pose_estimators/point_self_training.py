@@ -202,6 +202,10 @@ class PointSelfTraining(BaseModel):
             self.teacher_b = MODELS.build(self._teacher_cfg(det_b))
             self.teacher_b.requires_grad_(False).eval()
             self.stage_one_b = cross.pop('stage_one', None)
+            if stage_one and not self.stage_one_b:
+                raise ValueError('cross distillation needs cross.stage_one, the second '
+                                 "pair's stage-one checkpoint (another seed's or backbone's); "
+                                 'without it the second teacher would be untrained')
             self.cross_weight = float(cross.pop('weight', 0.5))
             self.distill = MODELS.build(dict(type='BinaryDistillationLoss',
                                              temperature=cross.pop('temperature', 4.0)))
