@@ -16,7 +16,10 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   ``stage2_rounds``: the teacher replaced by the best student every 5
   epochs (``TeacherRefreshHook``); ``stage2_noband``: without the ignore
   band (``low_thr = high_thr``: teacher peaks below the pseudo-label
-  threshold keep the Crag and Tail tail); ``stage2_cross``: with PA-Seg's
+  threshold keep the Crag and Tail tail); ``stage2_count``: thresholds from
+  the count rule (``PseudoThresholdHook(rule='count', per_frame='clicks')``:
+  as many pseudo labels per training frame as clicks, no dense validation
+  needed); ``stage2_cross``: with PA-Seg's
   cross distillation, the second pair from the next seed's stage-one model
   (seed + 1, trained if missing);
 - ``dense``: the dense-label ceiling of the sparse-to-dense benchmark.
@@ -55,7 +58,7 @@ import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/demo_cpu_stage2.py'
 METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_noflip', 'stage2_ema', 'stage2_rounds',
-           'stage2_noband', 'stage2_cross', 'dense')
+           'stage2_noband', 'stage2_count', 'stage2_cross', 'dense')
 
 
 def parse_args(argv=None):
@@ -217,8 +220,10 @@ def main(argv=None):
                 over = {'model.stage_one': ckpt}
                 hooks = {'stage2_ema': stage2.custom_hooks_ema,
                          'stage2_rounds': stage2.custom_hooks_rounds}.get(method)
-                if method == 'stage2_noband':
-                    hooks = [dict(h, low_ratio=1.0) if h['type'] == 'PseudoThresholdHook'
+                change = {'stage2_noband': dict(low_ratio=1.0),
+                          'stage2_count': dict(rule='count', per_frame='clicks')}.get(method)
+                if change:
+                    hooks = [dict(h, **change) if h['type'] == 'PseudoThresholdHook'
                              else h for h in stage2.custom_hooks]
                 hooks = hooks or stage2.custom_hooks
                 if not osp.isfile(osp.join(data_root, 'annotations', 'train_dense.json')):

@@ -205,13 +205,14 @@ def test_two_stages_through_the_runner(trained, data_root, tmp_path):
 def test_rounds_of_self_training(trained, data_root, tmp_path):
     # TeacherRefreshHook every epoch from the current student: after epoch 1
     # the teacher is epoch 1's student, and the thresholds are recalibrated,
-    # here with the count rule (2 pseudo labels per training frame)
+    # here with the count rule (as many pseudo labels per training frame as
+    # the annotators clicked)
     stage_one = osp.join(trained[0], 'epoch_2.pth')
     cfg = tmp_path / 'rounds.py'
     from mmengine.config import Config
     hooks = Config.fromfile(osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')).custom_hooks_rounds
     change = {'TeacherRefreshHook': dict(interval=1, source='student'),
-              'PseudoThresholdHook': dict(rule='count', per_frame=2.0)}
+              'PseudoThresholdHook': dict(rule='count', per_frame='clicks')}
     hooks = [dict(h, **change.get(h['type'], {})) for h in hooks]
     assert any(h['type'] == 'TeacherRefreshHook' for h in hooks)
     cfg.write_text(f"_base_ = ['{osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')}']\n"
@@ -222,8 +223,11 @@ def test_rounds_of_self_training(trained, data_root, tmp_path):
                'default_hooks.checkpoint.interval=1'])
     assert log.count('teacher refreshed from the student after epoch 1') == 1
     assert log.count('pseudo-label thresholds: high_thr') == 2
-    assert log.count('2 pseudo labels per frame') == 2
-    assert log.count('max_pseudo_per_frame 4 ') == 2  # frame_cap 2 x 2
+    with open(osp.join(data_root, 'annotations', 'train.json')) as f:
+        train = json.load(f)
+    k = len(train['annotations']) / len(train['images'])
+    assert log.count(f'{k:g} pseudo labels per frame') == 2
+    assert log.count(f'max_pseudo_per_frame {int(2 * k)} ') == 2  # frame_cap 2 x k
     one, two = (torch.load(work / f'epoch_{e}.pth') for e in (1, 2))
     assert two['meta']['teacher_version'] == 1 and two['meta']['pseudo_thr']['teacher_version'] == 1
     for k, v in one['state_dict'].items():

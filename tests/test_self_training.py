@@ -379,6 +379,9 @@ def test_pseudo_threshold_hook_checks_its_arguments():
     with pytest.raises(ValueError, match='frame_cap'):
         PseudoThresholdHook(frame_cap=0)
     assert PseudoThresholdHook(rule='count', per_frame=3).per_frame == 3.0
+    assert PseudoThresholdHook(rule='count', per_frame='clicks').per_frame == 'clicks'
+    with pytest.raises(ValueError, match="or 'clicks'"):
+        PseudoThresholdHook(rule='count', per_frame='click')
 
 
 def test_validation_doubts():

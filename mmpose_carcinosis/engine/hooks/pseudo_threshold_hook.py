@@ -94,7 +94,9 @@ class PseudoThresholdHook(Hook):
     ``round(per_frame * frames)``-th highest such peak (``score_floor`` if
     there are fewer). ``per_frame`` is a prior: how many unclicked nodules
     per frame the teacher should teach (e.g. from a few densely annotated
-    frames). With ``frame_cap`` the limit is ``frame_cap * per_frame``.
+    frames), or ``'clicks'``: as many as the annotators clicked (the mean
+    number of clicks per training frame). With ``frame_cap`` the limit is
+    ``frame_cap * per_frame``.
 
     The thresholds are logged, stored in every checkpoint's
     ``meta['pseudo_thr']`` and restored on resume, so a resumed run does
@@ -113,7 +115,7 @@ class PseudoThresholdHook(Hook):
             (an int, or ``'clicks'``). Defaults to ``'clicks'``.
         frame_cap (float, optional): Factor of the per-frame limit of pseudo
             peaks (``None``: no limit). Defaults to None.
-        per_frame (float, optional): Pseudo labels per training frame of
+        per_frame (float | str, optional): Pseudo labels per training frame of
             ``rule='count'``.
     """
 
@@ -121,13 +123,14 @@ class PseudoThresholdHook(Hook):
 
     def __init__(self, rule: str = 'precision', precision: float = 0.9,
                  low_ratio: float = 1 / 3, score_floor: float = 0.02, exclude_top='clicks',
-                 frame_cap: Optional[float] = None, per_frame: Optional[float] = None):
+                 frame_cap: Optional[float] = None, per_frame=None):
         if rule not in ('precision', 'count'):
             raise ValueError(f"rule must be 'precision' or 'count', got {rule!r}")
-        if rule == 'count' and not (per_frame is not None and per_frame > 0):
-            raise ValueError(f"rule='count' needs per_frame > 0, got {per_frame!r}")
+        if rule == 'count' and not (per_frame == 'clicks' or (
+                isinstance(per_frame, (int, float)) and per_frame > 0)):
+            raise ValueError(f"rule='count' needs per_frame > 0 or 'clicks', got {per_frame!r}")
         self.rule = rule
-        self.per_frame = None if per_frame is None else float(per_frame)
+        self.per_frame = per_frame if per_frame in (None, 'clicks') else float(per_frame)
         if not 0 < precision <= 1:
             raise ValueError(f'precision must be in (0, 1], got {precision}')
         if not 0 <= low_ratio <= 1:
@@ -243,11 +246,13 @@ class PseudoThresholdHook(Hook):
             clicks = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
             far = ~near(pts, clicks, radius)
             scores.append(np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)[far])
+        per_frame = (self.clicks_per_frame(runner) if self.per_frame == 'clicks'
+                     else self.per_frame)
         high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
-                                   self.per_frame * len(frames), self.score_floor)
+                                   per_frame * len(frames), self.score_floor)
         self._where = (f'on the training frames ({len(frames)} frames), '
-                       f'{self.per_frame:g} pseudo labels per frame')
-        return high, self.per_frame, ''
+                       f'{per_frame:g} pseudo labels per frame')
+        return high, per_frame, ''
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.calibrated_version is not None:
