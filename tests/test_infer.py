@@ -122,3 +122,45 @@ def test_store_threshold_then_applied_by_default(trained, data_root, tmp_path):
     log = run([sys.executable, 'tools/infer.py', CONFIG, ckpt, frame,
                '--out-dir', str(tmp_path / 'out'), '--no-draw'])
     assert f'score threshold {thr:g} (point/best_thr on validation' in log
+
+
+def test_stage_two_checkpoints_load_their_student(trained, tmp_path):
+    # a stage-two checkpoint (student.*, teacher.*) with the stage-two config
+    # or the stage-one config gives the student as a plain model, weights
+    # loaded strictly; a checkpoint of another model is an error naming it
+    import torch
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+
+    from mmpose_carcinosis.apis import init_point_model
+    from helpers import ROOT
+    work, _ = trained
+    cfg2 = osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')
+    model_cfg = Config.fromfile(cfg2).model
+    model_cfg.stage_one = osp.join(work, 'epoch_2.pth')
+    wrapper = MODELS.build(model_cfg)
+    wrapper.init_weights()
+    with torch.no_grad():
+        for p in wrapper.student.parameters():
+            p.add_(0.01)  # the student moved away from the teacher
+    ckpt = str(tmp_path / 'stage2.pth')
+    torch.save(dict(state_dict=wrapper.state_dict(),
+                    meta=dict(score_thr=0.42, score_thr_source='test')), ckpt)
+    student = wrapper.student.state_dict()
+    for config in (cfg2, CONFIG):
+        model, thr, _ = init_point_model(config, ckpt)
+        assert thr == 0.42 and type(model).__name__ == 'BottomupPoseEstimator'
+        state = model.state_dict()
+        assert state.keys() == student.keys()
+        assert all(torch.equal(state[k], student[k]) for k in student)
+    # the teacher instead, with predict_on='teacher'
+    model, _, _ = init_point_model(cfg2, ckpt, cfg_options={'model.predict_on': 'teacher'})
+    key = 'backbone.conv1.weight'
+    assert torch.equal(model.state_dict()[key], wrapper.teacher.state_dict()[key])
+    # a stage-one checkpoint with the stage-two config: no student.* weights
+    with pytest.raises(ValueError, match=r"epoch_2\.pth does not fit.*'student\.'"):
+        init_point_model(cfg2, osp.join(work, 'epoch_2.pth'))
+    # the ONNX export tool takes the stage-two checkpoint as it is
+    out = str(tmp_path / 's2.onnx')
+    log = run([sys.executable, 'tools/export_onnx.py', cfg2, ckpt, '--out', out, '--check'])
+    assert 'score threshold 0.42' in log and osp.isfile(out)

@@ -8,12 +8,54 @@ from mmengine.dataset import Compose, pseudo_collate
 from ..utils import stored_score_thr
 
 
+def point_network_config(cfg):
+    """The network that predicts, as a plain model config, and the prefix of
+    its weights in the checkpoint: ``cfg.model`` itself (``''``), or for a
+    stage-two config (a ``PointSelfTraining`` wrapper) its ``detector``
+    with the wrapper's data preprocessor and ``'<predict_on>.'`` (the
+    student by default)."""
+    import copy
+    model = cfg.model
+    if 'detector' not in model:
+        return copy.deepcopy(model), ''
+    net = copy.deepcopy(model.detector)
+    if model.get('data_preprocessor'):
+        net.data_preprocessor = copy.deepcopy(model.data_preprocessor)
+    return net, f"{model.get('predict_on', 'student')}."
+
+
+def load_point_weights(model, checkpoint: str, prefix: str = '') -> dict:
+    """Load ``checkpoint``'s weights under ``prefix`` into ``model``,
+    strictly (a checkpoint of another model is an error naming it, not a
+    model left with random weights). A stage-two checkpoint (``student.*``,
+    ``teacher.*``) given with a stage-one config loads its student. Loaded
+    with ``weights_only=True``. Returns the checkpoint's ``meta``."""
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = ckpt.get('state_dict', ckpt)
+    if not prefix and not any(k in state for k in model.state_dict()) and any(
+            k.startswith('student.') for k in state):
+        prefix = 'student.'
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f'{checkpoint} does not fit the config\'s model (weights under '
+            f'{prefix or "the top level"!r}): {len(missing)} missing, e.g. {missing[:3]}; '
+            f'{len(unexpected)} unexpected, e.g. {unexpected[:3]}')
+    return ckpt.get('meta') or {}
+
+
 def init_point_model(config: str, checkpoint: str, device: str = 'cpu',
                      score_thr: Optional[float] = None, cfg_options: Optional[dict] = None):
     """MMPose's ``init_model`` plus the score threshold that travels with
     the model: ``score_thr`` if given, else the one chosen on validation and
     stored in the checkpoint (``meta.score_thr``), else the config's
     ``decode_thr``. The decoder keeps the points reaching it.
+
+    A stage-two config and checkpoint give the network that predicts (the
+    student, :func:`point_network_config`) as a plain bottom-up model, so
+    inference and ONNX export treat both stages alike. Weights are loaded
+    strictly (:func:`load_point_weights`).
 
     Returns:
         tuple: the model (eval mode), the threshold and where it came from.
@@ -23,8 +65,13 @@ def init_point_model(config: str, checkpoint: str, device: str = 'cpu',
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    cfg.model, prefix = point_network_config(cfg)
     cfg.model.backbone.init_cfg = None  # the checkpoint holds every weight
-    model = init_model(cfg, checkpoint, device=device).eval()
+    model = init_model(cfg, None, device=device)
+    meta = load_point_weights(model, checkpoint, prefix)
+    if meta.get('dataset_meta'):
+        model.dataset_meta = meta['dataset_meta']
+    model.eval()
     source = 'command line'
     if score_thr is None:
         score_thr, source = stored_score_thr(checkpoint)
