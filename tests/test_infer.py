@@ -164,3 +164,22 @@ def test_stage_two_checkpoints_load_their_student(trained, tmp_path):
     out = str(tmp_path / 's2.onnx')
     log = run([sys.executable, 'tools/export_onnx.py', cfg2, ckpt, '--out', out, '--check'])
     assert 'score threshold 0.42' in log and osp.isfile(out)
+    # published: only the student, usable by MMPose's own init_model with the
+    # stage-one config, the threshold kept
+    from mmpose.apis import init_model
+
+    from mmpose_carcinosis.utils import stored_score_thr
+    log = run([sys.executable, 'tools/publish_model.py', ckpt, str(tmp_path / 'pub' / 'm.pth')])
+    published = glob.glob(str(tmp_path / 'pub' / 'm-*.pth'))
+    assert len(published) == 1 and f'to {published[0]}' in log
+    assert stored_score_thr(published[0])[0] == 0.42
+    plain = init_model(CONFIG, published[0], device='cpu')
+    assert all(torch.equal(plain.state_dict()[k], student[k]) for k in student)
+    again = run([sys.executable, 'tools/publish_model.py', ckpt, str(tmp_path / 'pub' / 'm.pth')])
+    assert 'not overwritten' in again
+    import subprocess
+    bad = subprocess.run([sys.executable, 'tools/publish_model.py', ckpt,
+                          str(tmp_path / 'x.pth'), '--network', 'student_b'],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "no 'student_b' network" in bad.stderr
+    assert not glob.glob(str(tmp_path / 'x*'))
