@@ -41,8 +41,8 @@ def network_weights(state: dict, network: str, source: str) -> dict:
     nets = sorted({k.split('.', 1)[0] for k in state if k.startswith(('student', 'teacher'))})
     if not nets:
         return dict(state)
-    prefix = f'{network}.'
-    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    from mmpose_carcinosis.utils import weights_under
+    weights = weights_under(state, f'{network}.')
     if not weights:
         raise ValueError(f'{source}: no {network!r} network in this stage-two checkpoint '
                          f'(it holds {nets})')

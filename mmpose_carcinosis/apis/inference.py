@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
 
-from ..utils import stored_score_thr
+from ..utils import stored_score_thr, weights_under
 
 
 def point_network_config(cfg):
@@ -35,7 +35,7 @@ def load_point_weights(model, checkpoint: str, prefix: str = '') -> dict:
     if not prefix and not any(k in state for k in model.state_dict()) and any(
             k.startswith('student.') for k in state):
         prefix = 'student.'
-    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    weights = weights_under(state, prefix)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise ValueError(

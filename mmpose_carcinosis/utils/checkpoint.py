@@ -61,3 +61,10 @@ def register_safe_globals() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:
         add(mmengine_checkpoint_globals())
+
+
+def weights_under(state: dict, prefix: str) -> dict:
+    """The entries of a state dict under ``prefix`` (e.g. ``'student.'`` of
+    a stage-two checkpoint), with the prefix removed; all of them for
+    ``''``."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}

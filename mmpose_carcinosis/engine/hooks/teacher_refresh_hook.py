@@ -5,7 +5,7 @@ import torch
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
-from mmpose_carcinosis.utils import register_safe_globals
+from mmpose_carcinosis.utils import register_safe_globals, weights_under
 from .utils import unwrap_model
 
 
@@ -51,8 +51,7 @@ class TeacherRefreshHook(Hook):
         if best and osp.isfile(best):
             register_safe_globals()
             state = torch.load(best, map_location='cpu', weights_only=True)['state_dict']
-            prefix = 'student.'
-            weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            weights = weights_under(state, 'student.')
             origin = f'the student of {osp.basename(best)}'
         else:
             weights = model.student.state_dict()
