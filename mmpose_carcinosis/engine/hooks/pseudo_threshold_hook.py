@@ -146,7 +146,6 @@ class PseudoThresholdHook(Hook):
         self.frame_cap = frame_cap
         self.calibrated_version: Optional[int] = None
         self.source: dict = {}  # pair suffix -> how its thresholds were chosen
-        self._where = ''
 
     def before_train_epoch(self, runner) -> None:
         model = unwrap_model(runner)
@@ -196,8 +195,7 @@ class PseudoThresholdHook(Hook):
             if self.frame_cap is not None:
                 cap = int(math.floor(self.frame_cap * max(most, 1)))
             model.set_thresholds(suffix, high, high * self.low_ratio, cap)
-            self.source[suffix] = (f'teacher{suffix} version {model.teacher_version} '
-                                   f'{self._where}{report}')
+            self.source[suffix] = f'teacher{suffix} version {model.teacher_version} {report}'
             runner.logger.info(
                 f'pseudo-label thresholds{suffix}: high_thr {high:.4f}, low_thr '
                 f'{high * self.low_ratio:.4f}, max_pseudo_per_frame {cap} '
@@ -221,9 +219,9 @@ class PseudoThresholdHook(Hook):
             outputs = teacher(data['inputs'], data['data_samples'], mode='predict')
             evaluator.process(data_samples=outputs, data_batch=data_batch)
         metrics = evaluator.evaluate(len(loader.dataset))
-        self._where = (f'on validation ({len(loader.dataset)} frames, top {top} per frame '
-                       f'left out), precision >= {self.precision:g}')
-        report = (f'; teacher AP {metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
+        report = (f'on validation ({len(loader.dataset)} frames, top {top} per frame left '
+                  f'out), precision >= {self.precision:g}; teacher AP '
+                  f'{metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
                   f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
         most = int(metrics[f'teacher/max_count@p{self.precision:g}'])
         val = loader.dataset
@@ -250,9 +248,8 @@ class PseudoThresholdHook(Hook):
                      else self.per_frame)
         high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
                                    per_frame * len(frames), self.score_floor)
-        self._where = (f'on the training frames ({len(frames)} frames), '
-                       f'{per_frame:g} pseudo labels per frame')
-        return high, per_frame, ''
+        return high, per_frame, (f'on the training frames ({len(frames)} frames), '
+                                 f'{per_frame:g} pseudo labels per frame')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.calibrated_version is not None:
