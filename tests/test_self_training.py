@@ -230,7 +230,8 @@ def test_each_cross_pair_uses_its_own_thresholds(monkeypatch):
 
 def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
     # one calibration per teacher, its own thresholds and cap, stored in the
-    # checkpoint meta per pair and restored (also from the older flat meta)
+    # checkpoint meta per pair and restored (also from the older flat meta);
+    # a doubt about the validation split is warned once, not per teacher
     import os
     from types import SimpleNamespace
 
@@ -239,13 +240,20 @@ def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
     from mmpose_carcinosis.engine.hooks import PseudoThresholdHook
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     model = _wrapper(cross=dict())
-    runner = SimpleNamespace(model=model, logger=MMLogger.get_current_instance(),
+    warnings = []
+    logger = SimpleNamespace(info=MMLogger.get_current_instance().info, warning=warnings.append)
+    runner = SimpleNamespace(model=model, logger=logger,
                              message_hub=MessageHub.get_current_instance())
     hook = PseudoThresholdHook(low_ratio=0.5, frame_cap=2.0)
     # teacher a: 0.3 with at most 2 kept per validation frame; teacher b: 0.6 and 0
     fake = {id(model.teacher): (0.3, 2, ''), id(model.teacher_b): (0.6, 0, '')}
-    monkeypatch.setattr(hook, 'by_precision', lambda r, m, t: fake[id(t)])
+    monkeypatch.setattr(hook, 'by_precision', lambda r, m, t, c: fake[id(t)])
+    monkeypatch.setattr(hook, 'clicks_per_frame', lambda r: 3.0)
+    monkeypatch.setattr(hook, 'truth_per_frame', lambda r: 4.0)  # clicks-like validation
     hook.before_train_epoch(runner)
+    # the sparse validation split once; teacher b keeps nothing at 0.9
+    assert len(warnings) == 2 and sum('4.0 true points' in w for w in warnings) == 1
+    assert sum('no pseudo labels' in w for w in warnings) == 1
     assert model.thresholds('') == (0.3, 0.15, 4)
     assert model.thresholds('_b') == (0.6, 0.3, 2)  # cap 2 x max(0, 1)
     assert runner.message_hub.get_scalar('train/pseudo_b/high_thr').current() == 0.6

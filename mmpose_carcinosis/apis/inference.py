@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
 
-from ..utils import stored_score_thr, weights_under
+from ..utils import meta_score_thr, weights_under
 
 
 def point_network_config(cfg):
@@ -74,7 +74,7 @@ def init_point_model(config: str, checkpoint: str, device: str = 'cpu',
     model.eval()
     source = 'command line'
     if score_thr is None:
-        score_thr, source = stored_score_thr(checkpoint)
+        score_thr, source = meta_score_thr(meta)
     if score_thr is None:
         score_thr, source = float(model.head.decoder.decode_thr), 'config decode_thr'
     model.head.decoder.decode_thr = float(score_thr)

@@ -2,8 +2,9 @@ from .checkpoint import mmengine_checkpoint_globals, register_safe_globals, weig
 from .dist import close_distributed, setup_cpu_distributed
 from .misc import natural_key
 from .run_config import load_run_config
-from .score_threshold import stored_score_thr
+from .score_threshold import meta_score_thr, stored_score_thr
 
-__all__ = ['close_distributed', 'load_run_config', 'mmengine_checkpoint_globals', 'natural_key',
+__all__ = ['close_distributed', 'load_run_config', 'meta_score_thr',
+           'mmengine_checkpoint_globals', 'natural_key',
            'register_safe_globals', 'setup_cpu_distributed', 'stored_score_thr',
            'weights_under']

@@ -155,12 +155,19 @@ class PseudoThresholdHook(Hook):
             self.calibrated_version = version
 
     @staticmethod
-    def clicks_per_frame(runner) -> float:
-        """Mean number of annotated points per training frame."""
-        dataset = runner.train_dataloader.dataset
+    def points_per_frame(dataset) -> float:
+        """Mean number of annotated points per frame of ``dataset``."""
         counts = [len(np.asarray(dataset.get_data_info(i)['keypoints']).reshape(-1, 2))
                   for i in range(len(dataset))]
         return float(np.mean(counts)) if counts else 0.0
+
+    def clicks_per_frame(self, runner) -> float:
+        """Mean number of clicks per training frame."""
+        return self.points_per_frame(runner.train_dataloader.dataset)
+
+    def truth_per_frame(self, runner) -> float:
+        """Mean number of true points per validation frame."""
+        return self.points_per_frame(runner.val_dataloader.dataset)
 
     @staticmethod
     def point_metric(runner) -> dict:
@@ -180,15 +187,20 @@ class PseudoThresholdHook(Hook):
         its pair's thresholds (every rank runs its share of the frames)."""
         model = unwrap_model(runner)
         self.source = {}
+        clicks = self.clicks_per_frame(runner)
+        truth = self.truth_per_frame(runner) if self.rule == 'precision' else None
+        doubts = {}  # once per calibration, however many teachers share a doubt
         for suffix, teacher in model.teachers():
             teacher.eval()  # before the first epoch the runner has not set any mode yet
             decoder = teacher.head.decoder
             floor, decoder.decode_thr = decoder.decode_thr, self.score_floor
             try:
                 if self.rule == 'count':
-                    high, most, report = self.by_count(runner, model, teacher)
+                    high, most, report = self.by_count(runner, model, teacher, clicks)
                 else:
-                    high, most, report = self.by_precision(runner, model, teacher)
+                    high, most, report = self.by_precision(runner, model, teacher, clicks)
+                    doubts.update(dict.fromkeys(validation_doubts(truth, clicks, most,
+                                                                  self.precision)))
             finally:
                 decoder.decode_thr = floor
             cap = None
@@ -201,13 +213,14 @@ class PseudoThresholdHook(Hook):
                 f'{high * self.low_ratio:.4f}, max_pseudo_per_frame {cap} '
                 f'({self.source[suffix]})')
             runner.message_hub.update_scalar(f'train/pseudo{suffix}/high_thr', high)
+        for doubt in doubts:
+            runner.logger.warning(f'PseudoThresholdHook: {doubt}')
 
-    def by_precision(self, runner, model, teacher):
+    def by_precision(self, runner, model, teacher, mean_clicks: float):
         """``teacher``'s ``high_thr`` at ``precision`` on the validation
         split, the most predictions a validation frame keeps there, and a
-        report."""
-        clicks = self.clicks_per_frame(runner)
-        top = int(round(clicks)) if self.exclude_top == 'clicks' else self.exclude_top
+        report (``mean_clicks``: per training frame)."""
+        top = int(round(mean_clicks)) if self.exclude_top == 'clicks' else self.exclude_top
         metric = dict(self.point_metric(runner), type='PointLocalizationMetric',
                       curve_file=None, precision_targets=[self.precision], exclude_top=top,
                       prefix='teacher')
@@ -223,17 +236,13 @@ class PseudoThresholdHook(Hook):
                   f'out), precision >= {self.precision:g}; teacher AP '
                   f'{metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
                   f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
-        most = int(metrics[f'teacher/max_count@p{self.precision:g}'])
-        val = loader.dataset
-        truth = np.mean([len(np.asarray(val.get_data_info(i)['keypoints']).reshape(-1, 2))
-                         for i in range(len(val))]) if len(val) else 0.0
-        for doubt in validation_doubts(float(truth), clicks, most, self.precision):
-            runner.logger.warning(f'PseudoThresholdHook: {doubt}')
-        return float(metrics[f'teacher/thr@p{self.precision:g}']), most, report
+        return (float(metrics[f'teacher/thr@p{self.precision:g}']),
+                int(metrics[f'teacher/max_count@p{self.precision:g}']), report)
 
-    def by_count(self, runner, model, teacher):
+    def by_count(self, runner, model, teacher, mean_clicks: float):
         """``teacher``'s ``high_thr`` giving ``per_frame`` pseudo labels per
-        training frame, ``per_frame`` (the cap's base) and a report."""
+        training frame (``mean_clicks`` with ``per_frame='clicks'``), ``per_frame``
+        (the cap's base) and a report."""
         radius = float(self.point_metric(runner).get('radius', 20.0))
         frames = training_frames(runner)
         rank, world = get_dist_info()
@@ -244,8 +253,7 @@ class PseudoThresholdHook(Hook):
             clicks = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
             far = ~near(pts, clicks, radius)
             scores.append(np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)[far])
-        per_frame = (self.clicks_per_frame(runner) if self.per_frame == 'clicks'
-                     else self.per_frame)
+        per_frame = mean_clicks if self.per_frame == 'clicks' else self.per_frame
         high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
                                    per_frame * len(frames), self.score_floor)
         return high, per_frame, (f'on the training frames ({len(frames)} frames), '

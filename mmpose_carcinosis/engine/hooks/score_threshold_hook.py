@@ -4,6 +4,8 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
+from mmpose_carcinosis.utils import meta_score_thr
+
 
 @HOOKS.register_module()
 class ScoreThresholdHook(Hook):
@@ -45,6 +47,6 @@ class ScoreThresholdHook(Hook):
                                                      score_thr_source=self.source)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        meta = checkpoint.get('meta') or {}
-        if meta.get('score_thr') is not None:  # resumed: keep it until the next validation
-            self.thr, self.source = float(meta['score_thr']), meta.get('score_thr_source')
+        thr, source = meta_score_thr(checkpoint.get('meta') or {})
+        if thr is not None:  # resumed: keep it until the next validation
+            self.thr, self.source = thr, source
