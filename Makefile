@@ -8,7 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 INSTALL_INPUTS := tools/install_env.sh setup.py requirements/openmmlab.txt \
-	requirements/mmpose_deps.txt requirements/tests.txt requirements/deploy.txt
+	requirements/mmpose_deps.txt requirements/runtime.txt requirements/tests.txt \
+	requirements/deploy.txt
 
 .PHONY: install test demo benchmark clean
 

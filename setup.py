@@ -11,6 +11,11 @@ import os.path as osp
 from setuptools import find_packages, setup
 
 
+def read_requirements(name):
+    with open(osp.join(osp.dirname(__file__), 'requirements', name)) as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith('#')]
+
+
 def read_version():
     ns = {}
     with open(osp.join(osp.dirname(__file__), 'mmpose_carcinosis', 'version.py')) as f:
@@ -28,7 +33,7 @@ setup(
     package_data={'mmpose_carcinosis': ['metainfo/*.py']},
     include_package_data=True,
     python_requires='>=3.8',
-    install_requires=['numpy', 'scipy'],
+    install_requires=read_requirements('runtime.txt'),
     extras_require={'tests': ['pytest', 'pytest-timeout']},
     license='Apache License 2.0',
     zip_safe=False,

@@ -21,7 +21,9 @@ bias); ``--preset classic`` gives the first generator (uniform clicks).
         --base-config configs/hrnet_cragtail.py --radius 20 --tag mydata
 
 With ``--data-root`` the generator is skipped and your data (the
-CarcinosisDataset layout) is used as it is. Every run decodes with a low score
+CarcinosisDataset layout) is used as it is; the dense ceiling is trained on
+``annotations/train_dense.json`` when the data root has it (every nodule of
+the training frames; ``tools/masks_to_points.py`` writes one). Every run decodes with a low score
 floor, picks the threshold with the best F1 on the validation split, and
 reports the test split at that threshold (plus AP, which needs no threshold).
 Figures are in percent.
@@ -123,6 +125,28 @@ def generated_data(args, clicks):
                         '--videos', *map(str, args.videos),
                         '--frames-per-video', str(args.frames_per_video)], check=True)
     return root
+
+
+DENSE_TRAIN = 'annotations/train_dense.json'
+
+
+def has_dense_train(data_root):
+    """Whether a data root carries the dense truth of its training frames."""
+    return osp.isfile(osp.join(data_root, DENSE_TRAIN))
+
+
+def method_data(args, budget):
+    """Data root and config overrides of a run with a click budget: the
+    generated set of that budget, or ``--data-root`` as it is, its training
+    frames with every nodule (``DENSE_TRAIN``) for ``'dense'``; None for
+    ``'dense'`` on a data root without them."""
+    if not args.data_root:
+        return generated_data(args, budget), None
+    if budget == 'dense':
+        if not has_dense_train(args.data_root):
+            return None
+        return args.data_root, {'train_dataloader.dataset.ann_file': DENSE_TRAIN}
+    return args.data_root, None
 
 
 # Crag and Tail design ablation (--ablation): each open choice of the loss
@@ -569,9 +593,13 @@ def main(argv=None):
     budgets = args.sweep_clicks or [args.clicks]
     seeds = args.seeds or ([args.seed] if args.seed is not None else list(DEFAULT_SEEDS))
     methods = list(args.losses)
-    if 'dense' in methods and (args.sweep_clicks or args.data_root):
-        # a sweep has its own dense budget; your data has no dense train labels
-        print('note: "dense" is left out (click sweep or --data-root)', flush=True)
+    if 'dense' in methods and args.sweep_clicks:
+        # a sweep has its own dense budget
+        print('note: "dense" is left out (click sweep)', flush=True)
+        methods.remove('dense')
+    if 'dense' in methods and method_data(args, 'dense') is None:
+        print(f'note: "dense" is left out: {args.data_root} has no '
+              f'{DENSE_TRAIN} (every nodule of the training frames)', flush=True)
         methods.remove('dense')
     all_rows, curves = [], []
     for clicks in budgets:
@@ -579,11 +607,11 @@ def main(argv=None):
             for method in methods:
                 loss, budget = METHODS[method]
                 budget = budget or clicks
-                data_root = args.data_root or generated_data(args, budget)
+                data_root, overrides = method_data(args, budget)
                 row, curve = train_and_test(
                     args, loss, data_root,
                     osp.join(seed_work_dir(args, seed), f'clicks_{budget}', loss),
-                    seed=seed)
+                    overrides, seed=seed)
                 row.update(loss=method, clicks=clicks, seed=seed)
                 all_rows.append(row)
                 curves.append((f'{method} ({clicks} clicks)' if args.sweep_clicks

@@ -43,6 +43,8 @@ its mirror; threshold again chosen on validation): ``f1_flip``,
 comparison with what the teacher itself reaches.
 
     python benchmarks/stage_two.py [--reuse] [--seeds 0 1 2] [--methods ...] [--flip-test]
+    python benchmarks/stage_two.py --data-root data/mine/ --radius 20 --tag mine_stage_two \
+        --s2d-tag mine     # after sparse_to_dense.py --data-root data/mine/ --tag mine
 """
 import argparse
 import json
@@ -67,9 +69,20 @@ def parse_args(argv=None):
     p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
     p.add_argument('--seeds', type=int, nargs='+', default=list(s2d.DEFAULT_SEEDS))
     p.add_argument('--stage2-config', default=STAGE2_CONFIG)
-    p.add_argument('--work-dir', default=osp.join('work_dirs', 'benchmark', 'varied_salient'),
+    p.add_argument('--work-dir',
                    help='the sparse-to-dense benchmark\'s work dir (its stage-one '
-                   'and dense runs are reused)')
+                   'and dense runs are reused); default: the one it uses for the '
+                   'same data (work_dirs/benchmark/varied_salient, or '
+                   'work_dirs/benchmark/<tag> with --data-root)')
+    p.add_argument('--data-root', help='your data set (CarcinosisDataset layout; '
+                   'with annotations/train_dense.json for the dense ceiling and '
+                   'the pseudo-label quality); default: the generated one')
+    p.add_argument('--radius', type=float, help='headline matching radius in frame '
+                   'pixels (default: the base config\'s metric radius); also the '
+                   'pseudo-label quality radius')
+    p.add_argument('--s2d-tag', default='sparse_to_dense',
+                   help='with --data-root: the sparse-to-dense run\'s --tag, whose '
+                   'work dir holds the stage-one runs to reuse')
     p.add_argument('--reuse', action='store_true')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='stage_two')
@@ -171,17 +184,21 @@ def main(argv=None):
     args = parse_args(argv)
     os.chdir(ROOT)
     from mmengine.config import Config
-    bench = s2d.parse_args(['--preset', args.preset] + (['--reuse'] if args.reuse else []))
+    bench = s2d.parse_args(['--preset', args.preset] + (['--reuse'] if args.reuse else []) +
+                           (['--data-root', args.data_root] if args.data_root else []) +
+                           (['--radius', str(args.radius)] if args.radius else []))
     base = Config.fromfile(bench.base_config)
-    bench.radius_used = radius = base.test_evaluator.radius
+    bench.radius_used = radius = args.radius or base.test_evaluator.radius
     bench.fixed_thr = base.model.head.decoder.decode_thr
-    bench.work_dir = args.work_dir
+    bench.work_dir = args.work_dir or osp.join(
+        'work_dirs', 'benchmark', args.s2d_tag if args.data_root else
+        f"{args.preset}_{'salient' if args.preset == 'varied' else 'uniform'}")
     bench.out = args.out
     stage2 = Config.fromfile(args.stage2_config)
     schedule = {'train_cfg': stage2.train_cfg.to_dict(),
                 'optim_wrapper': stage2.optim_wrapper.to_dict(),
                 'param_scheduler': [dict(s) for s in stage2.param_scheduler]}
-    data_root = s2d.generated_data(bench, bench.clicks)
+    data_root = s2d.method_data(bench, bench.clicks)[0]
     rows, curves, first = [], [], {}
 
     def stage_one(seed):
@@ -206,9 +223,14 @@ def main(argv=None):
             if method == 'stage1':
                 row, curve = dict(row1), curve1
             elif method == 'dense':
+                dense_data = s2d.method_data(bench, 'dense')
+                if dense_data is None:
+                    print(f'note: no dense ceiling: {data_root} has no {s2d.DENSE_TRAIN}')
+                    continue
                 row, curve = s2d.train_and_test(
-                    bench, 'cragtail', s2d.generated_data(bench, 'dense'),
-                    osp.join(seed_dir, 'clicks_dense', 'cragtail'), seed=seed)
+                    bench, 'cragtail', dense_data[0],
+                    osp.join(seed_dir, 'clicks_dense', 'cragtail'), dense_data[1],
+                    seed=seed)
             elif method in ('control', 'splc'):
                 over = dict(schedule, load_from=ckpt)
                 if method == 'splc':
@@ -226,9 +248,12 @@ def main(argv=None):
                     hooks = [dict(h, **change) if h['type'] == 'PseudoThresholdHook'
                              else h for h in stage2.custom_hooks]
                 hooks = hooks or stage2.custom_hooks
-                if not osp.isfile(osp.join(data_root, 'annotations', 'train_dense.json')):
+                if not s2d.has_dense_train(data_root):
                     # no dense truth of the training frames to score pseudo labels
                     hooks = [h for h in hooks if h['type'] != 'PseudoLabelQualityHook']
+                elif args.radius:
+                    hooks = [dict(h, radius=args.radius) if h['type'] == 'PseudoLabelQualityHook'
+                             else h for h in hooks]
                 if hooks != stage2.custom_hooks:
                     over['custom_hooks'] = [dict(h) for h in hooks]
                 if method == 'stage2_noflip':

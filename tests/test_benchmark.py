@@ -392,3 +392,56 @@ def test_stage_two_pseudo_quality_reads_the_newest_run(tmp_path):
     q = stage_two.pseudo_quality(str(tmp_path), '_b')
     assert q['pseudo_precision_b'] == 88.0 and q['high_thr_b'] == 0.3
     assert stage_two.pseudo_quality(str(tmp_path))['pseudo_precision'] == 96.0
+
+
+def test_own_data_root_with_dense_truth(bench, tmp_path, monkeypatch):
+    # --data-root: the dense ceiling trains on annotations/train_dense.json
+    # when the data root has it, and is left out when it has not; stage two
+    # takes --data-root and scores pseudo labels at --radius
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import stage_two
+    calls = []
+
+    def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
+                            seed=0, config=None):
+        os.makedirs(work, exist_ok=True)
+        with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+            f.write(osp.join(work, 'epoch_30.pth'))
+        calls.append((work, data_root, overrides))
+        row = {k: 50.0 for k in bench.SUMMARY_KEYS}
+        row.update(loss=loss, seed=seed, val_thr=0.1, precision_fixed=0.0, train_time_s=1.0)
+        return row, {'14': dict(thresholds=[0.5], precision=[1.0], recall=[0.5])}
+
+    for module in (bench, stage_two.s2d):
+        monkeypatch.setattr(module, 'train_and_test', fake_train_and_test)
+        monkeypatch.setattr(module, 'plot', lambda *a, **k: None)
+        monkeypatch.setattr(module, 'markdown', lambda *a, **k: '')
+        monkeypatch.setattr(module, 'generated_data', lambda *a: pytest.fail('generated'))
+    data = tmp_path / 'data'
+    (data / 'annotations').mkdir(parents=True)
+    out = str(tmp_path / 'out')
+    # without the dense truth: no ceiling
+    bench.main(['--data-root', str(data), '--seeds', '0', '--out', out, '--tag', 'mine',
+                '--work-dir', str(tmp_path / 'w1')])
+    assert [osp.basename(osp.dirname(w)) for w, _, _ in calls] == ['clicks_1-5'] * 3
+    (data / 'annotations' / 'train_dense.json').write_text('{}')
+    calls.clear()
+    bench.main(['--data-root', str(data), '--seeds', '0', '--out', out, '--tag', 'mine',
+                '--work-dir', str(tmp_path / 'w2')])
+    dense = [(d, o) for w, d, o in calls if 'clicks_dense' in w]
+    assert dense == [(str(data), {'train_dataloader.dataset.ann_file':
+                                  'annotations/train_dense.json'})]
+    calls.clear()
+    stage_two.main(['--data-root', str(data), '--radius', '14', '--seeds', '0',
+                    '--methods', 'stage1', 'stage2', 'dense', '--out', out,
+                    '--tag', 'mine_stage_two', '--work-dir', str(tmp_path / 'w2')])
+    # stage one is the sparse-to-dense run of the same work dir
+    assert calls[0][0] == str(tmp_path / 'w2' / 'clicks_1-5' / 'cragtail')
+    stage2 = [o for w, _, o in calls if w.endswith(osp.join('stage_two', 'stage2'))][0]
+    quality = [h for h in stage2['custom_hooks'] if h['type'] == 'PseudoLabelQualityHook']
+    assert quality[0]['radius'] == 14.0
+    assert [o for w, _, o in calls if 'clicks_dense' in w] == [
+        {'train_dataloader.dataset.ann_file': 'annotations/train_dense.json'}]
+    with open(osp.join(out, 'mine_stage_two.json')) as f:
+        assert json.load(f)['radius'] == 14.0

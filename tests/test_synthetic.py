@@ -119,26 +119,6 @@ def test_groups_are_salience_terciles(gen, tmp_path):
         assert abs((grp == g).mean() - 1 / 3) < 0.05
 
 
-def test_salience_groups_cut_points(gen):
-    cuts = np.array([0.3, 0.6])
-    assert list(gen.salience_groups(np.array([0.1, 0.3, 0.45, 0.6, 0.9]), cuts)) == [
-        'faint', 'medium', 'medium', 'obvious', 'obvious']
-
-
-def test_click_order_follows_exp_beta_salience(gen):
-    # Gumbel top-k: the first click is nodule i with probability
-    # exp(beta s_i) / sum_j exp(beta s_j)
-    rng = np.random.default_rng(0)
-    sal = np.array([0.5, 0.6, 0.2])
-    first = np.array([gen.click_order(rng, sal, 'salient')[0] for _ in range(4000)])
-    p = np.exp(gen.CLICK_BETA * sal)
-    p /= p.sum()
-    freq = np.bincount(first, minlength=3) / len(first)
-    assert np.allclose(freq, p, atol=0.02)
-    first = np.array([gen.click_order(rng, sal, 'uniform')[0] for _ in range(4000)])
-    assert np.allclose(np.bincount(first, minlength=3) / 4000, 1 / 3, atol=0.03)
-
-
 def test_videos_written_on_request_without_changing_frames(gen, tmp_path):
     import cv2
     plain = _generate(gen, tmp_path / 'plain', (1, 5))

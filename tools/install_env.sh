@@ -89,6 +89,7 @@ log "mmdet 3.3.0, mmpose 1.3.2 (no deps) and their runtime needs"
 
 log "this plugin (editable) and test tools"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e .
+"${PIP[@]}" -q -r requirements/runtime.txt -c requirements/mmpose_deps.txt
 "${PIP[@]}" -q -r requirements/tests.txt -r requirements/deploy.txt \
   -c requirements/mmpose_deps.txt
 
@@ -99,6 +100,7 @@ import mmcv.ops  # compiled ops
 import mmpose.models, mmpose.apis, mmpose.datasets, mmpose.evaluation  # noqa: F401
 import mmpose_carcinosis  # noqa: F401
 import onnx, onnxruntime  # noqa: F401,E401  (export and its check)
+import tifffile  # noqa: F401  (instance masks)
 assert numpy.__version__.startswith('1.'), numpy.__version__
 print(f'ok: torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, '
       f'mmpose {mmpose.__version__}, numpy {numpy.__version__}, mmpose_carcinosis '

@@ -57,30 +57,20 @@ import sys
 import cv2
 import numpy as np
 
-DEFAULT_CLICKS = (1, 5)
+from mmpose_carcinosis.datasets.annotator import (CLICK_BIASES, DEFAULT_CLICKS,
+                                                  GROUPS, draw_clicks, parse_clicks,
+                                                  salience, salience_groups,
+                                                  tercile_cuts)
+
 PRESETS = ('varied', 'classic')
-CLICK_BIASES = ('salient', 'uniform')
 # varied preset: radius range at 1280 px width (scaled to the frame width,
-# never below MIN_RADIUS px), and the annotator's steepness: a nodule 0.1
-# more salient is e^1.5 = 4.5 times as likely to be clicked
+# never below MIN_RADIUS px); the annotator model (salience, clicks, groups)
+# is mmpose_carcinosis/datasets/annotator.py
 VARIED_RADIUS_1280 = (2.0, 12.0)
 VARIED_NODULES = (30, 60)
 MIN_RADIUS = 1.5
-CLICK_BETA = 15.0
-GROUPS = ('faint', 'medium', 'obvious')
 CATEGORIES = [dict(id=1, name='carcinosis', supercategory='lesion',
                    keypoints=['carcinosis'], skeleton=[])]
-
-
-def parse_clicks(text):
-    """'1-5' -> (1, 5); '3' -> (3, 3); 'dense' -> None."""
-    if text == 'dense':
-        return None
-    lo, _, hi = text.partition('-')
-    lo, hi = int(lo), int(hi or lo)
-    if not 0 <= lo <= hi:
-        raise argparse.ArgumentTypeError(f'bad --clicks {text!r}')
-    return lo, hi
 
 
 def smooth_noise(rng, h, w, scale, channels=1):
@@ -107,8 +97,6 @@ TISSUE_PALETTES = np.array([  # (tissue, vessel) per patient look
     [[0.26, 0.34, 0.66], [0.10, 0.10, 0.40]]],    # brownish
     np.float32)
 HAZE_COLOUR = np.array([0.78, 0.78, 0.80], np.float32)
-# salience = weighted sum of size, contrast, sharpness, centrality (each 0-1)
-SALIENCE_WEIGHTS = dict(size=0.35, contrast=0.35, sharp=0.15, central=0.15)
 VIS_FIELD = 0.62  # lit field of view: radius VIS_FIELD * width
 
 
@@ -315,29 +303,11 @@ def render_varied_frame(rng, scene, nod, ox, oy, w, h, look, k, radius):
     blur = np.sqrt(nod['soft'][idx]**2 + (motion / 3)**2 + 0.8**2)
     sharp = r / (r + 2 * blur)
     central = 1 - np.clip(dist[iy[visible], ix[visible]], 0, 1)
-    wgt = SALIENCE_WEIGHTS
-    salience = (wgt['size'] * size + wgt['contrast'] * np.clip(c_eff, 0, 1)
-                + wgt['sharp'] * sharp + wgt['central'] * central)
+    sal = salience(size=size, contrast=np.clip(c_eff, 0, 1), sharp=sharp,
+                   central=central)
     distractors = [[round(float(x), 1), round(float(y), 1), kind]
                    for x, y, kind in distractors if 0 <= x < w and 0 <= y < h]
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8), pts, salience, distractors
-
-
-def click_order(click_rng, salience, bias):
-    """Order in which the annotator would click a frame's nodules: sampling
-    without replacement with probability proportional to
-    ``exp(CLICK_BETA * salience)`` (Gumbel top-k), or uniform. The same
-    number of draws either way, so both biases see the same stream."""
-    gumbel = -np.log(-np.log(click_rng.random(len(salience)) * (1 - 1e-12) + 1e-12))
-    keys = gumbel + (CLICK_BETA * salience if bias == 'salient' else 0.0)
-    return np.argsort(-keys, kind='stable')
-
-
-def salience_groups(salience, cuts):
-    """Group names of ``salience`` values given the tercile cut points
-    ``cuts`` (2,): 'faint' below the first, 'obvious' from the second on,
-    else 'medium'."""
-    return np.array(GROUPS, dtype=object)[np.searchsorted(cuts, salience, side='right')]
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8), pts, sal, distractors
 
 
 def _generate_varied(out, num_videos, frames_per_video, size, nodules, radius,
@@ -382,19 +352,13 @@ def _generate_varied(out, num_videos, frames_per_video, size, nodules, radius,
                                       video_id=video_id, frame_id=f),
                            pts=pts, sal=sal, clicked=None, distractors=distractors)
                 if split == 'train':
-                    empty = click_rng.random() < empty_prob
-                    u = click_rng.random()
-                    order = click_order(click_rng, sal, click_bias)
-                    if clicks is None:
-                        n = len(pts)
-                    else:
-                        n = 0 if empty else clicks[0] + int(u * (clicks[1] - clicks[0] + 1))
-                    rec['clicked'] = order[:n]
+                    rec['clicked'] = draw_clicks(click_rng, sal, clicks, empty_prob,
+                                                 click_bias)
                 records[split].append(rec)
             if writer is not None:
                 writer.release()
     all_sal = np.concatenate([r['sal'] for rs in records.values() for r in rs])
-    cuts = np.quantile(all_sal, [1 / 3, 2 / 3]) if len(all_sal) else np.zeros(2)
+    cuts = tercile_cuts(all_sal)
     summary = {}
     ann_id = 0
 
