@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.dist import all_reduce, get_dist_info
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
@@ -105,7 +106,7 @@ class PseudoLabelQualityHook(Hook):
 
     @torch.no_grad()
     def after_train_epoch(self, runner) -> None:
-        if not self.every_n_epochs(runner, self.interval) or runner.rank != 0:
+        if not self.every_n_epochs(runner, self.interval):
             return
         if self._dataset is None:
             self._build(runner)
@@ -115,10 +116,17 @@ class PseudoLabelQualityHook(Hook):
 
     def check(self, runner, model, teacher, suffix: str) -> None:
         """Score and log the pseudo labels of ``teacher`` at its pair's
-        thresholds (keys ``pseudo<suffix>/...``)."""
+        thresholds (keys ``pseudo<suffix>/...``). Every rank scores its
+        share of the frames (``rank::world_size``, as MMEngine's
+        DefaultSampler shares a validation set) and the counts are summed
+        over ranks: the figures do not depend on the number of processes,
+        and no rank waits alone in a collective while another runs the
+        teacher over the whole training set."""
         high, _, cap = model.thresholds(suffix)
-        tp = n_pseudo = n_truth = doubtful = 0
-        for sample in teacher_predictions(model, self._dataset, range(len(self._dataset)),
+        rank, world_size = get_dist_info()
+        counts = np.zeros(4)  # matched, pseudo labels, unclicked truth, doubtful frames
+        for sample in teacher_predictions(model, self._dataset,
+                                          range(rank, len(self._dataset), world_size),
                                           self.batch_size, teacher=teacher):
             pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
             scores = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
@@ -126,20 +134,22 @@ class PseudoLabelQualityHook(Hook):
             clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
             keep, unclicked, found, over = score_pseudo_labels(
                 pts, scores, truth, clicks, high, self.radius, cap)
-            doubtful += int(over)
-            tp += int(found.sum())
-            n_pseudo += int(keep.sum())
-            n_truth += int(unclicked.sum())
+            counts += (found.sum(), keep.sum(), unclicked.sum(), over)
+        counts = torch.from_numpy(counts)
+        all_reduce(counts, op='sum')
+        tp, n_pseudo, n_truth, doubtful = counts.tolist()
         key = f'pseudo{suffix}'
         stats = {f'{key}/precision': 100.0 * tp / max(n_pseudo, 1),
                  f'{key}/recall': 100.0 * tp / max(n_truth, 1),
                  f'{key}/per_frame': n_pseudo / max(len(self._dataset), 1),
                  f'{key}/high_thr': float(high),
-                 f'{key}/doubtful_frames': doubtful}
+                 f'{key}/doubtful_frames': int(doubtful)}
+        for k, v in stats.items():
+            runner.message_hub.update_scalar(f'train/{k}', v)
+        if rank != 0:
+            return
         runner.logger.info(f'pseudo labels{suffix} after epoch {runner.epoch + 1} (teacher{suffix} '
                            f'>= {high:g}, unclicked truth of '
                            f'{osp.basename(self.dense_ann_file)}): ' + ', '.join(
                                f'{k} {v:.3g}' for k, v in stats.items()))
         runner.visualizer.add_scalars(stats, step=runner.epoch + 1)
-        for k, v in stats.items():
-            runner.message_hub.update_scalar(f'train/{k}', v)

@@ -2,6 +2,7 @@
 import os.path as osp
 
 import torch
+from mmengine.dist import barrier, broadcast, get_dist_info
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
@@ -48,15 +49,28 @@ class TeacherRefreshHook(Hook):
         if model.teacher_version >= version:
             return  # resumed after this refresh
         best = runner.message_hub.get_info('best_ckpt') if self.source == 'best' else None
-        if best and osp.isfile(best):
-            register_safe_globals()
-            state = torch.load(best, map_location='cpu', weights_only=True)['state_dict']
-            weights = weights_under(state, 'student.')
+        # Only rank 0 writes checkpoints, and the file system may not be
+        # shared between nodes: wait until its write is done, let it read
+        # the weights, and give them to every rank (a frozen teacher is
+        # never synchronised by DDP; ranks with different teachers would
+        # make different pseudo labels).
+        barrier()
+        rank, _ = get_dist_info()
+        found = torch.tensor([int(rank == 0 and bool(best) and osp.isfile(best))])
+        broadcast(found)
+        if found.item():
+            weights = model.teacher.state_dict()
+            if rank == 0:
+                register_safe_globals()
+                state = torch.load(best, map_location='cpu', weights_only=True)['state_dict']
+                weights = weights_under(state, 'student.')
             origin = f'the student of {osp.basename(best)}'
         else:
             weights = model.student.state_dict()
             origin = f'the student after epoch {runner.epoch}'
         model.teacher.load_state_dict(weights)
+        for value in model.teacher.state_dict().values():
+            broadcast(value)
         model.teacher_version = version
         runner.logger.info(f'teacher refreshed from {origin} (teacher version {version})')
 

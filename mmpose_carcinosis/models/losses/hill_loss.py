@@ -3,6 +3,7 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmdet.utils import reduce_mean
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
@@ -30,14 +31,20 @@ class FusedPixelLossFunction(torch.autograd.Function):
         with torch.no_grad():
             loss, grad = loss_module.loss_and_grad(
                 logits.detach().to(compute_dtype(logits.dtype)), target, weight)
-        ctx.save_for_backward(grad.to(logits.dtype))
+        # The gradient stays in the compute dtype (float32) until backward
+        # has multiplied it by ``grad_output``: under fp16 autocast it is
+        # already divided by the positive count, and on background pixels
+        # (about 3 P^2 / n_pos) it lies below fp16's smallest numbers until
+        # GradScaler's loss scale (in grad_output) lifts it.
+        ctx.save_for_backward(grad)
+        ctx.logits_dtype = logits.dtype
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
         grad, = ctx.saved_tensors
-        return grad * grad_output, None, None, None
+        return (grad * grad_output.to(grad.dtype)).to(ctx.logits_dtype), None, None, None
 
 
 @MODELS.register_module()
@@ -93,7 +100,10 @@ class HillLoss(nn.Module):
         normalize (str): ``'positive'``: divide by the number of positive
             pixels in the batch (at least 1); ``'sum'``: divide by the batch
             size only; ``'mean'``: divide by the number of pixels.
-            Defaults to ``'positive'``.
+            Defaults to ``'positive'``. Under distributed training the
+            count is the mean over ranks (all-reduced), so that the
+            gradient DDP averages is that of one process with the whole
+            batch.
         min_positives (float): With ``normalize='positive'``, the divisor is
             at least this many pixels per map (B x K maps in a batch), so a
             batch whose frames carry few or no clicks (frames without
@@ -296,7 +306,15 @@ class HillLoss(nn.Module):
             n = logits.shape[0]
         else:
             n = logits.numel() if weight is None else weight.sum()
-        return torch.as_tensor(n, dtype=logits.dtype, device=logits.device).clamp_min(floor)
+        n = torch.as_tensor(n, dtype=logits.dtype, device=logits.device)
+        if self.normalize != 'sum':
+            # the mean count over ranks (MMDetection's reduce_mean of
+            # num_pos): DDP averages the ranks' gradients, so W ranks then
+            # train exactly like one process with the whole batch, whatever
+            # clicks each rank's frames carry; without a process group it
+            # is the count itself
+            n = reduce_mean(n)
+        return n.clamp_min(floor)
 
     def forward(self,
                 output: Tensor,
