@@ -136,6 +136,33 @@ def test_teacher_gets_no_gradient_and_stays_in_eval(monkeypatch):
     assert {'pseudo_per_frame', 'ignored_per_frame', 'pseudo_weight'} <= set(losses)
 
 
+def test_teacher_runs_in_float32_under_autocast(monkeypatch):
+    # --amp: the student trains in reduced precision, the teacher's pseudo
+    # labels are made from float32 scores (those PseudoThresholdHook
+    # calibrated on); before, they were made from bf16/fp16 scores
+    import os
+
+    from mmpose_carcinosis.models.pose_estimators import point_self_training as pst
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    model = _wrapper(ramp_iters=0)
+    model.train()
+    inputs, samples = _batch(model)
+    seen = []
+    real = pst.make_pseudo_targets
+
+    def spy(teacher_scores, *args):
+        seen.append(teacher_scores)
+        return real(teacher_scores, *args)
+    monkeypatch.setattr(pst, 'make_pseudo_targets', spy)
+    model(inputs, samples, mode='loss')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model(inputs, samples, mode='loss')
+    assert seen[1].dtype == torch.float32
+    assert torch.equal(seen[0], seen[1])
+    assert torch.isfinite(losses['loss_kpt'])
+
+
 def test_mean_teacher_hook_follows_the_formula(monkeypatch):
     # MMDetection's MeanTeacherHook on our wrapper:
     # teacher = (1 - m) * teacher + m * student

@@ -318,9 +318,13 @@ class PointSelfTraining(BaseModel):
         return net.forward(inputs, data_samples, mode=mode)
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        with torch.no_grad():
-            t_logits = self.teacher_logits(self.teacher, inputs)
-            t_logits_b = (self.teacher_logits(self.teacher_b, inputs)
+        # The teachers run in float32 even under mixed precision (``--amp``):
+        # their scores are compared with thresholds that PseudoThresholdHook
+        # chose on float32 predictions (and that the quality hook scores),
+        # so the pseudo labels do not depend on the training's precision.
+        with torch.no_grad(), torch.autocast(inputs.device.type, enabled=False):
+            t_logits = self.teacher_logits(self.teacher, inputs.float())
+            t_logits_b = (self.teacher_logits(self.teacher_b, inputs.float())
                           if self.with_cross else None)
         clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits)
         losses = dict(pseudo_weight=torch.tensor(self.ramp()))
