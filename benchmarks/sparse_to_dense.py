@@ -236,10 +236,15 @@ NEUTRAL_HOOKS = ('ScoreThresholdHook', )
 
 
 def neutral(cfg):
-    """A copy of ``cfg`` without the hooks of ``NEUTRAL_HOOKS``."""
+    """A copy of ``cfg`` without the hooks of ``NEUTRAL_HOOKS`` and the
+    settings that do not change what a CPU run trains: cuDNN's kernel
+    choice and the (disabled) learning-rate scaling rule."""
     cfg = copy.deepcopy(cfg)
     if cfg.get('custom_hooks'):
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') not in NEUTRAL_HOOKS]
+    cfg.get('env_cfg', {}).pop('cudnn_benchmark', None)
+    if not cfg.get('auto_scale_lr', {}).get('enable', False):
+        cfg.pop('auto_scale_lr', None)
     return cfg
 
 

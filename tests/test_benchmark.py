@@ -291,6 +291,17 @@ def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
     with open(path, 'w') as f:
         f.write(with_hook.pretty_text)
     assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same'
+    # nor when they change cuDNN's kernel choice or the disabled lr scaling
+    other = Config.fromfile(path)
+    other.env_cfg.cudnn_benchmark = not other.env_cfg.cudnn_benchmark
+    other.auto_scale_lr.base_batch_size = 123
+    with open(path, 'w') as f:
+        f.write(other.pretty_text)
+    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same'
+    other.auto_scale_lr.enable = True
+    with open(path, 'w') as f:
+        f.write(other.pretty_text)
+    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'changed'
     # another decode floor: same training, re-tested
     args.decode_floor = 0.01
     assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same_training'

@@ -2,7 +2,7 @@
 """Run a trained point model on images, folders and videos.
 
     python tools/infer.py CONFIG CHECKPOINT INPUT... --out-dir DIR \\
-        [--fps F] [--score-thr T] [--batch-size 8] [--device cpu] [--no-draw]
+        [--fps F] [--score-thr T] [--batch-size 8] [--device cuda|cpu] [--no-draw]
 
 INPUT: image files, folders (searched recursively, natural order; files
 that are neither images nor videos are skipped with a count) and videos
@@ -56,7 +56,8 @@ def parse_args(argv=None):
     p.add_argument('--score-thr', type=float,
                    help='override the threshold stored in the checkpoint')
     p.add_argument('--batch-size', type=int, default=8)
-    p.add_argument('--device', default='cpu')
+    p.add_argument('--device', help='e.g. cuda:1 (default: cuda where a GPU is visible, '
+                   'else cpu)')
     p.add_argument('--no-draw', action='store_true', help='no drawn frames or videos')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)

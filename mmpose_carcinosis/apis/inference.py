@@ -45,12 +45,19 @@ def load_point_weights(model, checkpoint: str, prefix: str = '') -> dict:
     return ckpt.get('meta') or {}
 
 
-def init_point_model(config: str, checkpoint: str, device: str = 'cpu',
+def default_device() -> str:
+    """``'cuda'`` where a GPU is visible, else ``'cpu'``."""
+    import torch
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def init_point_model(config: str, checkpoint: str, device: Optional[str] = None,
                      score_thr: Optional[float] = None, cfg_options: Optional[dict] = None):
     """MMPose's ``init_model`` plus the score threshold that travels with
     the model: ``score_thr`` if given, else the one chosen on validation and
     stored in the checkpoint (``meta.score_thr``), else the config's
-    ``decode_thr``. The decoder keeps the points reaching it.
+    ``decode_thr``. The decoder keeps the points reaching it. ``device``:
+    default ``cuda`` where a GPU is visible, else ``cpu``.
 
     A stage-two config and checkpoint give the network that predicts (the
     student, :func:`point_network_config`) as a plain bottom-up model, so
@@ -67,7 +74,7 @@ def init_point_model(config: str, checkpoint: str, device: str = 'cpu',
         cfg.merge_from_dict(cfg_options)
     cfg.model, prefix = point_network_config(cfg)
     cfg.model.backbone.init_cfg = None  # the checkpoint holds every weight
-    model = init_model(cfg, None, device=device)
+    model = init_model(cfg, None, device=device or default_device())
     meta = load_point_weights(model, checkpoint, prefix)
     if meta.get('dataset_meta'):
         model.dataset_meta = meta['dataset_meta']

@@ -32,10 +32,11 @@ class PointModelForExport(nn.Module):
         pre = model.data_preprocessor
         self.bgr_to_rgb = bool(getattr(pre, '_channel_conversion', False))
         normalize = getattr(pre, '_enable_normalize', False)
+        device = next(model.parameters()).device
         self.register_buffer('mean', (pre.mean if normalize else torch.zeros(3, 1, 1)
-                                      ).reshape(1, 3, 1, 1).float().clone())
+                                      ).reshape(1, 3, 1, 1).float().to(device, copy=True))
         self.register_buffer('std', (pre.std if normalize else torch.ones(3, 1, 1)
-                                     ).reshape(1, 3, 1, 1).float().clone())
+                                     ).reshape(1, 3, 1, 1).float().to(device, copy=True))
         self.test_cfg = dict(model.test_cfg or {})
         self.codec = model.head.decoder
 
@@ -86,7 +87,7 @@ def export_onnx(model: nn.Module, path: str, score_thr: float, opset: int = 17,
     import onnx
     wrapper = PointModelForExport(model).eval()
     w, h = (int(v) for v in model.head.decoder.input_size)
-    dummy = torch.zeros(1, 3, h, w)
+    dummy = torch.zeros(1, 3, h, w, device=wrapper.mean.device)  # the model's device
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')  # tracer warnings on shape arithmetic
         torch.onnx.export(
