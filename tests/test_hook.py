@@ -68,3 +68,32 @@ def test_score_threshold_hook_keeps_the_validated_threshold():
     later = dict(meta={})
     fresh.before_save_checkpoint(runner, later)
     assert later['meta']['score_thr'] == 0.07
+
+
+def test_epoch_seed_hook_restarts_persistent_workers_unless_told_not_to():
+    from types import SimpleNamespace
+
+    from mmpose_carcinosis.engine.hooks import EpochSeedHook
+
+    class Iterator:
+        shut = 0
+
+        def _shutdown_workers(self):
+            Iterator.shut += 1
+
+    def runner():
+        loader = SimpleNamespace(num_workers=2, persistent_workers=True, _iterator=Iterator(),
+                                 worker_init_fn=None)
+        return SimpleNamespace(seed=0, epoch=3, train_dataloader=loader)
+    r = runner()
+    EpochSeedHook().before_train_epoch(r)
+    assert Iterator.shut == 1 and r.train_dataloader._iterator is None
+    assert r.train_dataloader.worker_init_fn.keywords == dict(seed=0, epoch=3, rank=0)
+    r = runner()
+    EpochSeedHook(restart_workers=False).before_train_epoch(r)
+    assert Iterator.shut == 1 and r.train_dataloader._iterator is not None
+    # workers not started yet: they take the epoch's seeds either way
+    r = runner()
+    r.train_dataloader._iterator = None
+    EpochSeedHook(restart_workers=False).before_train_epoch(r)
+    assert r.train_dataloader.worker_init_fn.keywords['epoch'] == 3

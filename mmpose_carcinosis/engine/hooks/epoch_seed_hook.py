@@ -59,7 +59,7 @@ class EpochSeedHook(Hook):
         restart_workers (bool): Restart persistent data-loader workers at
             every epoch so that they take the epoch's seeds (exact resume).
             With ``fork`` (MMEngine's default start method) a restart costs
-            the workers' start-up, about a second here; where it costs more
+            the workers' start-up; where that is slow
             (``spawn``, large in-memory datasets, many workers per GPU),
             False keeps them running: the main process and the shuffle
             order stay exact on resume, the workers' augmentations do not.
