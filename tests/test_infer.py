@@ -183,3 +183,29 @@ def test_stage_two_checkpoints_load_their_student(trained, tmp_path):
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "no 'student_b' network" in bad.stderr
     assert not glob.glob(str(tmp_path / 'x*'))
+
+
+def test_unusable_input_is_a_one_line_error_and_a_failed_exit(tmp_path, capsys):
+    # before: a truncated mp4 gave "completed: 0" and exit status 0, a
+    # missing path a Python traceback; both fail before the model loads
+    # (the config and checkpoint are never read here)
+    import numpy as np
+
+    from helpers import load_script
+    infer = load_script('tools/infer.py')
+    frames = [str(tmp_path / f'{i}.png') for i in range(8)]
+    for i, p in enumerate(frames):
+        cv2.imwrite(p, np.full((64, 96, 3), 30 * i, np.uint8))
+    clip = make_video(frames, str(tmp_path / 'clip.mp4'))
+    data = open(clip, 'rb').read()
+    with open(tmp_path / 'truncated.mp4', 'wb') as f:
+        f.write(data[:len(data) // 3])
+    code = infer.main(['no.py', 'no.pth', str(tmp_path / 'truncated.mp4'),
+                       '--out-dir', str(tmp_path / 'out')])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith('error: no readable frame')
+    assert 'truncated.mp4' in err[0]
+    code = infer.main(['no.py', 'no.pth', str(tmp_path / 'missing.mp4'),
+                       '--out-dir', str(tmp_path / 'out')])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f'error: {tmp_path / "missing.mp4"}: no such file or folder']

@@ -236,14 +236,16 @@ def main(argv=None):
         warnings.append(msg)
         logger.warning(msg)
 
-    sources, skipped = collect_sources(args.inputs)
+    try:
+        sources, skipped = collect_sources(args.inputs)
+    except FileNotFoundError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if skipped:
         warn(f'skipped {len(skipped)} file(s) that are neither images nor videos '
              f'(first: {skipped[0]})')
-    model, thr, origin = init_point_model(args.config, args.checkpoint, args.device,
-                                          args.score_thr, args.cfg_options)
-    logger.info(f'{len(sources)} source(s); score threshold {thr:g} ({origin})')
-    pipeline = Compose(model.cfg.test_dataloader.dataset.pipeline)
+    # open every video before the model loads: a file OpenCV cannot open
+    # fails here, not after the work
     streams, total = [], 0
     for kind, path, name in sources:
         if kind == 'video':
@@ -252,6 +254,15 @@ def main(argv=None):
             frames, rate, n = image_frames(path, warn), 0.0, 1
         streams.append((kind, path, name, frames, rate))
         total += n
+    if not total and all(kind == 'video' for kind, *_ in streams):
+        print(f'error: no readable frame in {len(streams)} source(s) (first: '
+              f'{streams[0][1] if streams else args.inputs[0]}); see the warnings above',
+              file=sys.stderr)
+        return 1
+    model, thr, origin = init_point_model(args.config, args.checkpoint, args.device,
+                                          args.score_thr, args.cfg_options)
+    logger.info(f'{len(sources)} source(s); score threshold {thr:g} ({origin})')
+    pipeline = Compose(model.cfg.test_dataloader.dataset.pipeline)
     out = Outputs(args.out_dir, not args.no_draw, int(model.head.decoder.decode_topk))
     bar = ProgressBar(total)  # shows the rate and the time left
     batch, t0, done = [], time.time(), 0
@@ -264,6 +275,7 @@ def main(argv=None):
             bar.update()
         batch.clear()
 
+    empty = []
     for kind, path, name, frames, rate in streams:
         n = 0
         for index, t, frame in frames:
@@ -273,6 +285,8 @@ def main(argv=None):
                 flush()
         if kind == 'image' and not n:
             bar.update()  # unreadable: counted in the warnings
+        if not n:
+            empty.append(path)
         done += n
     if batch:
         flush()
@@ -281,6 +295,11 @@ def main(argv=None):
     elapsed = time.time() - t0
     logger.info(f'{done} frame(s) in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.2f} '
                 f'frames/s); {len(warnings)} warning(s); outputs in {args.out_dir}')
+    if empty:
+        # the others are done and written; the exit status says not all were
+        print(f'error: {len(empty)} of {len(streams)} source(s) gave no frame (first: '
+              f'{empty[0]}); see the warnings above', file=sys.stderr)
+        return 1
     return 0
 
 
