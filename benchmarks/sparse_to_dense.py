@@ -172,7 +172,8 @@ def seed_work_dir(args, seed):
 
 def head_cfg(cfg):
     """The point head's config, also inside a stage-two wrapper."""
-    return cfg.model.head if 'head' in cfg.model else cfg.model.detector.head
+    from mmpose_carcinosis.utils import point_network_cfg
+    return point_network_cfg(cfg.model).head
 
 
 def run_config(args, loss, data_root, work, overrides=None, seed=0, config=None):

@@ -113,7 +113,7 @@ def flip_test(work, run_cfg, extra_options=()):
         if saved.get('checkpoint') == ckpt and saved.get('mtime') == stamp:
             return saved['row']
     model = Config.fromfile(run_cfg).model
-    key = 'model.detector.test_cfg' if model.type == 'PointSelfTraining' else 'model.test_cfg'
+    key = 'model.detector.test_cfg' if 'detector' in model else 'model.test_cfg'
     out = osp.join(work, 'flip_test')
     test = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), run_cfg, ckpt,
             '--work-dir', out]

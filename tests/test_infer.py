@@ -124,7 +124,7 @@ def test_store_threshold_then_applied_by_default(trained, data_root, tmp_path):
     assert f'score threshold {thr:g} (point/best_thr on validation' in log
 
 
-def test_stage_two_checkpoints_load_their_student(trained, tmp_path):
+def test_stage_two_checkpoints_load_their_student(trained, data_root, tmp_path):
     # a stage-two checkpoint (student.*, teacher.*) with the stage-two config
     # or the stage-one config gives the student as a plain model, weights
     # loaded strictly; a checkpoint of another model is an error naming it
@@ -133,6 +133,7 @@ def test_stage_two_checkpoints_load_their_student(trained, tmp_path):
     from mmpose.registry import MODELS
 
     from mmpose_carcinosis.apis import init_point_model
+    from mmpose_carcinosis.utils import stored_score_thr
     from helpers import ROOT
     work, _ = trained
     cfg2 = osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')
@@ -160,6 +161,17 @@ def test_stage_two_checkpoints_load_their_student(trained, tmp_path):
     # a stage-one checkpoint with the stage-two config: no student.* weights
     with pytest.raises(ValueError, match=r"epoch_2\.pth does not fit.*'student\.'"):
         init_point_model(cfg2, osp.join(work, 'epoch_2.pth'))
+    # tools/test.py --store-thr on a stage-two config (it crashed looking for
+    # cfg.model.head): the student's threshold on validation, stored
+    from helpers import data_options
+    run([sys.executable, 'tools/test.py', cfg2, ckpt, '--work-dir', str(tmp_path / 't2'),
+         '--store-thr', '--out', str(tmp_path / 'val2.json'),
+         '--cfg-options', *data_options(data_root, 2)])
+    stored, source = stored_score_thr(ckpt)
+    val = json.loads((tmp_path / 'val2.json').read_text())
+    assert stored == pytest.approx(val['point/best_thr']) and '--store-thr' in source
+    torch.save(dict(state_dict=wrapper.state_dict(),
+                    meta=dict(score_thr=0.42, score_thr_source='test')), ckpt)
     # the ONNX export tool takes the stage-two checkpoint as it is
     out = str(tmp_path / 's2.onnx')
     log = run([sys.executable, 'tools/export_onnx.py', cfg2, ckpt, '--out', out, '--check'])
@@ -167,8 +179,6 @@ def test_stage_two_checkpoints_load_their_student(trained, tmp_path):
     # published: only the student, usable by MMPose's own init_model with the
     # stage-one config, the threshold kept
     from mmpose.apis import init_model
-
-    from mmpose_carcinosis.utils import stored_score_thr
     log = run([sys.executable, 'tools/publish_model.py', ckpt, str(tmp_path / 'pub' / 'm.pth')])
     published = glob.glob(str(tmp_path / 'pub' / 'm-*.pth'))
     assert len(published) == 1 and f'to {published[0]}' in log

@@ -21,7 +21,8 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmpose_carcinosis.utils import close_distributed, load_run_config
+from mmpose_carcinosis.utils import (close_distributed, load_run_config, point_network_cfg,
+                                     store_score_thr)
 
 
 def parse_args(argv=None):
@@ -57,7 +58,7 @@ def main(argv=None):
     if args.store_thr:  # validation split, decoded down to the floor
         cfg.test_dataloader = cfg.val_dataloader
         cfg.test_evaluator = cfg.val_evaluator
-        cfg.model.head.decoder.decode_thr = args.decode_floor
+        point_network_cfg(cfg.model).head.decoder.decode_thr = args.decode_floor
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PointVisualizationHook', out_dir=args.show_dir,
@@ -77,24 +78,12 @@ def main(argv=None):
         with open(args.out, 'w') as f:
             json.dump(metrics, f, indent=2)
     if args.store_thr and runner.rank == 0:
-        store_threshold(args.checkpoint, metrics['point/best_thr'],
-                        f'point/best_thr on validation (tools/test.py --store-thr, '
-                        f'decode floor {args.decode_floor:g}); best F1 '
-                        f'{metrics["point/best_f1"]:.2f}')
+        thr = metrics['point/best_thr']
+        source = (f'point/best_thr on validation (tools/test.py --store-thr, decode floor '
+                  f'{args.decode_floor:g}); best F1 {metrics["point/best_f1"]:.2f}')
+        old = store_score_thr(args.checkpoint, thr, source)
+        print(f'stored score_thr={thr:g} in {args.checkpoint} (was {old}); {source}')
     return metrics
-
-
-def store_threshold(checkpoint, thr, source):
-    """Rewrite ``checkpoint`` with ``meta.score_thr = thr`` (atomically)."""
-    import torch
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    meta = state.setdefault('meta', {})
-    old = meta.get('score_thr')
-    meta.update(score_thr=float(thr), score_thr_source=source)
-    tmp = checkpoint + '.tmp'
-    torch.save(state, tmp)
-    os.replace(tmp, checkpoint)
-    print(f'stored score_thr={thr:g} in {checkpoint} (was {old}); {source}')
 
 
 if __name__ == '__main__':

@@ -15,10 +15,12 @@ def point_network_config(cfg):
     with the wrapper's data preprocessor and ``'<predict_on>.'`` (the
     student by default)."""
     import copy
+
+    from mmpose_carcinosis.utils import point_network_cfg
     model = cfg.model
+    net = copy.deepcopy(point_network_cfg(model))
     if 'detector' not in model:
-        return copy.deepcopy(model), ''
-    net = copy.deepcopy(model.detector)
+        return net, ''
     if model.get('data_preprocessor'):
         net.data_preprocessor = copy.deepcopy(model.data_preprocessor)
     return net, f"{model.get('predict_on', 'student')}."

@@ -23,3 +23,12 @@ def load_run_config(config: str, cfg_options: Optional[dict], launcher: str,
                                 osp.splitext(osp.basename(config))[0])
     setup_cpu_distributed(cfg, launcher)
     return cfg
+
+
+def point_network_cfg(model_cfg):
+    """The config of the network that predicts (mutable, in place): the
+    model config itself, or the ``detector`` of a stage-two wrapper
+    (``PointSelfTraining``), whose student and teacher it builds. Its
+    ``head`` holds the decoder (``decode_thr``) and its ``test_cfg`` the
+    flip test."""
+    return model_cfg.detector if 'detector' in model_cfg else model_cfg

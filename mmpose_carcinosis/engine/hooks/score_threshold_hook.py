@@ -1,10 +1,11 @@
 """Keep the score threshold chosen on validation inside the checkpoints."""
+import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
-from mmpose_carcinosis.utils import meta_score_thr
+from mmpose_carcinosis.utils import meta_score_thr, store_score_thr
 
 
 @HOOKS.register_module()
@@ -18,10 +19,12 @@ class ScoreThresholdHook(Hook):
 
     The best checkpoint (``CheckpointHook(save_best=...)``) is saved right
     after validation and carries that validation's threshold (this hook
-    runs before the checkpoint hook); an ``epoch_N.pth`` is saved before
-    the validation of epoch N and carries the previous one.
-    ``tools/test.py CONFIG CKPT --store-thr`` recomputes and stores it for
-    any checkpoint. The threshold is only as good as the validation
+    runs before the checkpoint hook). MMEngine saves ``epoch_N.pth``
+    *before* the validation of epoch N; after that validation this hook
+    rewrites the file's ``meta`` (rank 0, atomically: written beside it,
+    then renamed), so the last checkpoint too carries its own
+    validation's threshold. ``tools/test.py CONFIG CKPT --store-thr``
+    recomputes and stores it for any checkpoint. The threshold is only as good as the validation
     decoding floor allows: validate with a ``decode_thr`` below the useful
     scores.
 
@@ -40,6 +43,20 @@ class ScoreThresholdHook(Hook):
         if metrics and self.key in metrics:
             self.thr = float(metrics[self.key])
             self.source = f'{self.key} on validation after epoch {runner.epoch}'
+            if runner.rank == 0:
+                self._restamp(runner)
+
+    def _restamp(self, runner) -> None:
+        """Store the new threshold in ``epoch_<epoch>.pth`` if the
+        checkpoint hook saved it before this validation."""
+        from mmengine.hooks import CheckpointHook
+        hooks = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
+        if not hooks:
+            return
+        out_dir = getattr(hooks[0], 'out_dir', None) or runner.work_dir
+        path = osp.join(out_dir, f'epoch_{runner.epoch}.pth')
+        if osp.isfile(path):
+            store_score_thr(path, self.thr, self.source)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.thr is not None:
