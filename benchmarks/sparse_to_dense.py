@@ -108,8 +108,12 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='extra config overrides for every run')
     p.add_argument('--reuse', action='store_true',
-                   help='reuse finished runs whose merged config is unchanged, '
-                   'and trained models whose training config is unchanged')
+                   help='reuse finished runs whose merged config is unchanged (in '
+                   'the work dir, or committed under --run-results), and trained '
+                   'models whose training config is unchanged')
+    p.add_argument('--run-results', default='benchmarks/results/runs',
+                   help='where each finished run\'s result is kept for --reuse in a '
+                   'later sitting (commit it); empty: nowhere')
     return p.parse_args(argv)
 
 
@@ -238,12 +242,14 @@ NEUTRAL_HOOKS = ('ScoreThresholdHook', )
 
 def neutral(cfg):
     """A copy of ``cfg`` without the hooks of ``NEUTRAL_HOOKS`` and the
-    settings that do not change what a CPU run trains: cuDNN's kernel
-    choice and the (disabled) learning-rate scaling rule."""
+    settings that do not change what a CPU run trains or how it is tested:
+    cuDNN's kernel choice, the (disabled) learning-rate scaling rule and
+    the path the test curve is written to."""
     cfg = copy.deepcopy(cfg)
     if cfg.get('custom_hooks'):
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') not in NEUTRAL_HOOKS]
     cfg.get('env_cfg', {}).pop('cudnn_benchmark', None)
+    cfg.get('test_evaluator', {}).pop('curve_file', None)  # where the curve is written
     if not cfg.get('auto_scale_lr', {}).get('enable', False):
         cfg.pop('auto_scale_lr', None)
     return cfg
@@ -257,8 +263,64 @@ def training_signature(cfg):
     return cfg.pretty_text
 
 
+def committed_result(args, work):
+    """Where the finished run in ``work`` keeps its result in the
+    repository: ``<--run-results>/<work dir name>/<work relative to it>.json``
+    (None without ``--run-results``), so that a table can be finished in
+    another sitting, on another machine, with ``--reuse``."""
+    if not args.run_results:
+        return None
+    rel = osp.relpath(work, args.work_dir)
+    suffix = '' if args.select == 'last' else f'_{args.select}'
+    return osp.join(args.run_results, osp.basename(osp.normpath(args.work_dir)),
+                    rel + suffix + '.json')
+
+
+def save_result(args, work, merged, row, curve):
+    """Keep a finished run's row and curve with its config text
+    (:func:`committed_result`)."""
+    path = committed_result(args, work)
+    if path:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(dict(config=merged.pretty_text, row=row, curve=curve), f)
+
+
+def add_to_result(args, work, extra):
+    """Add figures measured outside the test (e.g. stage two's pseudo-label
+    quality, read from the run's logs) to the committed result."""
+    path = committed_result(args, work)
+    if not (extra and path and osp.isfile(path)):
+        return
+    with open(path) as f:
+        saved = json.load(f)
+    saved['row'].update(extra)
+    with open(path, 'w') as f:
+        json.dump(saved, f)
+
+
+def load_result(args, work, merged):
+    """The committed result of the run in ``work`` if its config was the
+    same (up to :func:`neutral` settings), else None."""
+    from mmengine.config import Config
+    path = committed_result(args, work)
+    if not (args.reuse and path and osp.isfile(path)):
+        return None
+    with open(path) as f:
+        saved = json.load(f)
+    old = Config.fromstring(saved['config'], '.py')
+    if neutral(old).pretty_text != neutral(merged).pretty_text:
+        return None
+    return saved
+
+
 def train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                   seed=0, config=None):
+                   seed=0, config=None, need_model=False):
+    """Train (unless reusable) and test one run; returns its row and test
+    curve. With ``--reuse``: the result in ``work`` when the config is the
+    same and the model trained, else the committed result
+    (:func:`load_result`) unless ``need_model`` (the caller needs the
+    trained checkpoint in ``work``)."""
     cfg, status, merged = run_config(args, loss, data_root, work, overrides,
                                      seed, config)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
@@ -271,8 +333,19 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     if osp.isfile(done):
         with open(done) as f:
             saved = json.load(f)
-    if args.reuse and status == 'same' and saved and train_time is not None:
-        print(f'=== {name}: reusing {done} (same config)', flush=True)
+    committed = None
+    if not (args.reuse and status == 'same' and saved and train_time is not None) \
+            and not need_model:
+        committed = load_result(args, work, merged)
+        if committed:
+            print(f'=== {name}: reusing {committed_result(args, work)} (same config)',
+                  flush=True)
+            saved = committed
+    if args.reuse and saved and (committed or (status == 'same' and train_time is not None)):
+        if not committed:
+            print(f'=== {name}: reusing {done} (same config)', flush=True)
+            if not osp.isfile(committed_result(args, work) or ''):
+                save_result(args, work, merged, saved['row'], saved['curve'])
         row, curve = saved['row'], saved['curve']
         row.update(at_threshold(curve, args.radius_used, args.fixed_thr),
                    fixed_thr=args.fixed_thr)
@@ -317,6 +390,7 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     row['train_time_s'] = round(train_time, 1)
     with open(done, 'w') as f:
         json.dump(dict(row=row, curve=curve), f)
+    save_result(args, work, merged, row, curve)
     return row, curve
 
 

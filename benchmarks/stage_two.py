@@ -206,7 +206,10 @@ def main(argv=None):
         if seed not in first:
             one = osp.join(s2d.seed_work_dir(bench, seed), f'clicks_{bench.clicks}',
                            'cragtail')
-            row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed)
+            # the stage-two runs start from its checkpoint: trained here if
+            # only its committed result is left
+            row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed,
+                                              need_model=bool(set(args.methods) - {'stage1', 'dense'}))
             with open(osp.join(one, 'last_checkpoint')) as f:
                 first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
         return first[seed]
@@ -262,9 +265,11 @@ def main(argv=None):
                     over['model.cross'] = dict(stage_one=partner, weight=0.5, temperature=4.0)
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
                                                 seed=seed, config=args.stage2_config)
-                row.update(pseudo_quality(work))
+                quality = pseudo_quality(work)
                 if method == 'stage2_cross':
-                    row.update(pseudo_quality(work, '_b'))
+                    quality.update(pseudo_quality(work, '_b'))
+                row.update(quality)
+                s2d.add_to_result(bench, work, quality)
             row.update(loss=method, method=method, seed=seed)
             if args.flip_test:
                 run_dir = {'stage1': one,

@@ -204,7 +204,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
               stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                            seed=0, config=None):
+                            seed=0, config=None, need_model=False):
         os.makedirs(work, exist_ok=True)
         if work.endswith(osp.join('clicks_1-5', 'cragtail')):
             with open(osp.join(work, 'last_checkpoint'), 'w') as f:
@@ -415,7 +415,7 @@ def test_own_data_root_with_dense_truth(bench, tmp_path, monkeypatch):
     calls = []
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                            seed=0, config=None):
+                            seed=0, config=None, need_model=False):
         os.makedirs(work, exist_ok=True)
         with open(osp.join(work, 'last_checkpoint'), 'w') as f:
             f.write(osp.join(work, 'epoch_30.pth'))
@@ -456,3 +456,31 @@ def test_own_data_root_with_dense_truth(bench, tmp_path, monkeypatch):
         {'train_dataloader.dataset.ann_file': 'annotations/train_dense.json'}]
     with open(osp.join(out, 'mine_stage_two.json')) as f:
         assert json.load(f)['radius'] == 14.0
+
+
+def test_committed_run_results_finish_a_table_in_another_sitting(bench, tmp_path, monkeypatch):
+    # a finished run's row and curve are kept with its config under
+    # --run-results; with --reuse a new work dir takes them instead of
+    # training, unless the config changed or the caller needs the model
+    args = bench.parse_args(['--reuse', '--run-results', str(tmp_path / 'runs')])
+    args.radius_used, args.fixed_thr = 10.0, 0.1
+    args.work_dir = str(tmp_path / 'work')
+    work = osp.join(args.work_dir, 'seed_1', 'clicks_1-5', 'mse')
+    curve = {'10': dict(thresholds=[0.5, 0.05], precision=[1.0, 0.5], recall=[0.2, 0.6])}
+    _, _, merged = bench.run_config(args, 'mse', 'data/', work, seed=1)
+    bench.save_result(args, work, merged, dict(f1=42.0, loss='mse'), curve)
+    assert osp.isfile(tmp_path / 'runs' / 'work' / 'seed_1' / 'clicks_1-5' / 'mse.json')
+    bench.add_to_result(args, work, dict(pseudo_precision=93.0))
+
+    def no_training(*a, **k):
+        raise AssertionError('trained')
+    monkeypatch.setattr(bench.subprocess, 'run', no_training)
+    args.work_dir = str(tmp_path / 'elsewhere' / 'work')  # a new machine, same layout
+    work2 = osp.join(args.work_dir, 'seed_1', 'clicks_1-5', 'mse')
+    row, got = bench.train_and_test(args, 'mse', 'data/', work2, seed=1)
+    assert row['f1'] == 42.0 and row['pseudo_precision'] == 93.0 and got == curve
+    assert row['f1_fixed'] == pytest.approx(100 * 2 * 0.2 / 1.2)  # first threshold >= 0.1
+    with pytest.raises(AssertionError, match='trained'):
+        bench.train_and_test(args, 'mse', 'data/', work2, seed=1, need_model=True)
+    with pytest.raises(AssertionError, match='trained'):
+        bench.train_and_test(args, 'mse', 'data/', work2, seed=2)  # another seed: new
