@@ -150,7 +150,7 @@ def draw(args, path):
     relative to the frame's best) and the true points (rings)."""
     import cv2
 
-    from mmpose_carcinosis.engine import draw_points
+    from mmpose_carcinosis.visualization import draw_points
     rows = []
     for method in args.methods:
         work = run_dir(args.work_dir, method, args.seeds[0])

@@ -21,7 +21,7 @@ def _check_mmpose():
 
 _check_mmpose()
 
-from . import codecs, datasets, engine, evaluation, models  # noqa: F401,E402
+from . import codecs, datasets, engine, evaluation, models, visualization  # noqa: F401,E402
 from .utils import register_safe_globals  # noqa: E402
 
 register_safe_globals()

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from mmengine.config import DictAction
 
-from mmpose_carcinosis.engine import draw_points
+from mmpose_carcinosis.visualization import draw_points
 from mmpose_carcinosis.utils import natural_key
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')

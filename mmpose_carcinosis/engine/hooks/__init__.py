@@ -1,9 +1,9 @@
 from .epoch_seed_hook import EpochSeedHook
-from .point_visualization_hook import PointVisualizationHook, draw_points
+from .point_visualization_hook import PointVisualizationHook
 from .pseudo_label_quality_hook import PseudoLabelQualityHook
 from .pseudo_threshold_hook import PseudoThresholdHook
 from .score_threshold_hook import ScoreThresholdHook
 from .teacher_refresh_hook import TeacherRefreshHook
 
 __all__ = ['EpochSeedHook', 'PointVisualizationHook', 'PseudoLabelQualityHook',
-           'PseudoThresholdHook', 'ScoreThresholdHook', 'TeacherRefreshHook', 'draw_points']
+           'PseudoThresholdHook', 'ScoreThresholdHook', 'TeacherRefreshHook']

@@ -8,36 +8,7 @@ import numpy as np
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
-
-def draw_points(img: np.ndarray, pred_xy: np.ndarray, pred_scores: np.ndarray,
-                gt_xy: np.ndarray, radius: float = 20.) -> np.ndarray:
-    """Draw true points as green rings of the matching radius and predicted
-    points as filled dots coloured from blue (low score) to yellow (high),
-    with the score written beside them.
-
-    Args:
-        img (np.ndarray): BGR frame (H, W, 3), uint8; not modified.
-        pred_xy (np.ndarray): (M, 2) predicted points.
-        pred_scores (np.ndarray): (M,) scores in [0, 1].
-        gt_xy (np.ndarray): (N, 2) true points.
-        radius (float): ring radius (the metric's matching radius).
-
-    Returns:
-        np.ndarray: the drawn copy.
-    """
-    out = img.copy()
-    for x, y in np.asarray(gt_xy).reshape(-1, 2):
-        cv2.circle(out, (int(round(x)), int(round(y))), int(radius),
-                   (0, 220, 0), 1, cv2.LINE_AA)
-    for (x, y), s in zip(np.asarray(pred_xy).reshape(-1, 2),
-                         np.asarray(pred_scores).reshape(-1)):
-        s = float(np.clip(s, 0, 1))
-        color = (int(255 * (1 - s)), int(220 * s), int(255 * s))
-        c = (int(round(x)), int(round(y)))
-        cv2.circle(out, c, 3, color, -1, cv2.LINE_AA)
-        cv2.putText(out, f'{s:.2f}', (c[0] + 4, c[1] - 4),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
-    return out
+from mmpose_carcinosis.visualization import draw_points
 
 
 @HOOKS.register_module()

@@ -1,0 +1,3 @@
+from .points import draw_points
+
+__all__ = ['draw_points']
