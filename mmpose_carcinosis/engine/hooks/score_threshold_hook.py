@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Optional
 
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
@@ -43,14 +44,14 @@ class ScoreThresholdHook(Hook):
         if metrics and self.key in metrics:
             self.thr = float(metrics[self.key])
             self.source = f'{self.key} on validation after epoch {runner.epoch}'
-            if runner.rank == 0:
+            if is_main_process():
                 self._restamp(runner)
 
     def _restamp(self, runner) -> None:
         """Store the new threshold in ``epoch_<epoch>.pth`` if the
         checkpoint hook saved it before this validation."""
         from mmengine.hooks import CheckpointHook
-        hooks = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
+        hooks = [h for h in getattr(runner, 'hooks', []) if isinstance(h, CheckpointHook)]
         if not hooks:
             return
         out_dir = getattr(hooks[0], 'out_dir', None) or runner.work_dir
