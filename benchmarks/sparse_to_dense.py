@@ -156,7 +156,7 @@ def method_data(args, budget):
 # Crag and Tail design ablation (--ablation): each open choice of the loss
 # changed alone from the shipped config, as config overrides of the run.
 # Round 2 (varied preset): the weak push of the tail on low-P background
-# (docs/benchmarks.md) and the choices round 1 settled on the classic preset
+# (docs/research_log.md) and the choices round 1 settled on the classic preset
 # (round 1's list and results: benchmarks/results/classic/design_round1/).
 ABLATION = (
     ('shipped', {}),

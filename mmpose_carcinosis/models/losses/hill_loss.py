@@ -110,7 +110,7 @@ class HillLoss(nn.Module):
             clicks, clicks cropped away by the augmentation) is not divided
             by a handful of pixels: without a floor one such batch gave a
             loss 7x and a gradient 40x the usual (seeds 0 and 2 of the
-            varied benchmark; docs/benchmarks.md). Defaults to 0 (no floor
+            varied benchmark; docs/research_log.md, design round 3). Defaults to 0 (no floor
             but 1 pixel).
         neg_weight (float): :math:`\beta`, weight of a plain cross-entropy
             term :math:`-\log(1 - P)` added to every negative pixel. Its
