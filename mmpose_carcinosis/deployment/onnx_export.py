@@ -9,8 +9,9 @@ import json
 from typing import Dict, Optional
 
 import torch
-from mmpose.models.utils.tta import flip_heatmaps
 from torch import Tensor, nn
+
+from mmpose_carcinosis.models.utils import flip_test_logits
 
 
 class PointModelForExport(nn.Module):
@@ -45,16 +46,9 @@ class PointModelForExport(nn.Module):
         if self.bgr_to_rgb:
             x = x[:, [2, 1, 0]]
         x = (x - self.mean) / self.std
-        head = self.model.head
-        logits = head.forward(self.model.extract_feat(x))
-        if self.test_cfg.get('flip_test', False):
-            flipped = flip_heatmaps(
-                head.forward(self.model.extract_feat(x.flip(-1))),
-                flip_mode=self.test_cfg.get('flip_mode', 'heatmap'),
-                flip_indices=[0],
-                shift_heatmap=self.test_cfg.get('shift_heatmap', False))
-            logits = (logits + flipped) * 0.5
-        xy, scores = self.codec.decode_tensors(head.activate(logits))
+        logits = flip_test_logits(self.model, x, self.test_cfg.get('flip_test', False),
+                                  self.test_cfg)
+        xy, scores = self.codec.decode_tensors(self.model.head.activate(logits))
         return xy[:, 0], scores[:, 0]  # one keypoint class
 
 

@@ -10,11 +10,12 @@ import torch.nn.functional as F
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
-from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.registry import MODELS
 from torch import Tensor
 
 from mmpose_carcinosis.codecs import heatmap_nms
+
+from ..utils import flip_test_logits
 
 
 def gaussian_kernel(sigma: float, radius: int) -> Tensor:
@@ -300,16 +301,9 @@ class PointSelfTraining(BaseModel):
     def teacher_logits(self, teacher, inputs: Tensor) -> Tensor:
         """Raw teacher outputs (B, K, H, W) on ``inputs`` (B, 3, h, w), the
         mean with the mirrored view's (flipped back) under ``teacher_flip``."""
-        logits = teacher.head.forward(teacher.extract_feat(inputs))
-        if not self.teacher_flip:
-            return logits
-        cfg = teacher.test_cfg
-        mirrored = teacher.head.forward(teacher.extract_feat(inputs.flip(-1)))
         flip_indices = (getattr(self.student, 'dataset_meta', None) or {}).get('flip_indices')
-        mirrored = flip_heatmaps(mirrored, flip_indices=flip_indices,
-                                 flip_mode=cfg.get('flip_mode', 'heatmap'),
-                                 shift_heatmap=cfg.get('shift_heatmap', False))
-        return (logits + mirrored) / 2
+        return flip_test_logits(teacher, inputs, self.teacher_flip, teacher.test_cfg,
+                                flip_indices)
 
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':
