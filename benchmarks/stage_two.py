@@ -80,6 +80,8 @@ def parse_args(argv=None):
     p.add_argument('--radius', type=float, help='headline matching radius in frame '
                    'pixels (default: the base config\'s metric radius); also the '
                    'pseudo-label quality radius')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   help='extra config overrides for every run (as sparse_to_dense.py)')
     p.add_argument('--base-config', default='configs/demo_cpu.py',
                    help='stage one\'s config (as sparse_to_dense.py --base-config)')
     p.add_argument('--s2d-tag', default='sparse_to_dense',
@@ -188,6 +190,7 @@ def main(argv=None):
     from mmengine.config import Config
     bench = s2d.parse_args(['--preset', args.preset, '--base-config', args.base_config] +
                            (['--reuse'] if args.reuse else []) +
+                           (['--cfg-options', *args.cfg_options] if args.cfg_options else []) +
                            (['--data-root', args.data_root] if args.data_root else []) +
                            (['--radius', str(args.radius)] if args.radius else []))
     base = Config.fromfile(bench.base_config)
