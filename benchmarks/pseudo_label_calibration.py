@@ -121,7 +121,7 @@ def pseudo_quality(train, thr, radius, videos=None, cap=None, groups=None):
     frame) also the false pseudo labels per video; with ``groups`` (per
     frame, the true points' groups (N,)) the recall of the unclicked true
     points of each group (``recall_<group>``)."""
-    from mmpose_carcinosis.engine.hooks.pseudo_label_quality_hook import score_pseudo_labels
+    from mmpose_carcinosis.models.utils import score_pseudo_labels
     tp = n = n_true = doubtful = 0
     false, found, total = {}, {}, {}
     for i, ((pts, scores), truth, clicks) in enumerate(train):
@@ -178,8 +178,7 @@ def val_thresholds(val, radius, precision, top_c):
 
 def count_rules(train, radius, seed, flip, groups=None):
     """Rows of the ``count_<k>`` rules on the training frames' predictions."""
-    from mmpose_carcinosis.engine.hooks.pseudo_threshold_hook import threshold_for_count
-    from mmpose_carcinosis.engine.hooks.utils import near
+    from mmpose_carcinosis.models.utils import near, threshold_for_count
     far = np.concatenate([scores[~near(pts, clicks, radius)]
                           for (pts, scores), _, clicks in train] + [np.zeros(0)])
     rows = []

@@ -393,7 +393,7 @@ def test_pseudo_label_quality_hook_fails_before_training_without_dense_truth(tmp
 
 
 def test_threshold_for_count():
-    from mmpose_carcinosis.engine.hooks.pseudo_threshold_hook import threshold_for_count
+    from mmpose_carcinosis.models.utils import threshold_for_count
     scores = np.array([0.1, 0.9, 0.5, 0.7, 0.3])
     # 2 frames x 1.5 per frame = 3 kept: .9 .7 .5
     thr = threshold_for_count(scores, 3.0, 0.02)
@@ -446,7 +446,7 @@ def test_stage_two_hooks_find_the_training_dataset_inside_wrappers():
 
 
 def test_score_pseudo_labels_on_a_constructed_frame():
-    from mmpose_carcinosis.engine.hooks.pseudo_label_quality_hook import score_pseudo_labels
+    from mmpose_carcinosis.models.utils import score_pseudo_labels
     # truth: (10, 10) clicked, (50, 50), (90, 90), (130, 130); predictions:
     # the click .9, near (50, 50) .6, near (90, 90) .2 (below thr), nothing .5
     pts = np.array([[11., 10.], [52., 50.], [90., 91.], [200., 200.]])

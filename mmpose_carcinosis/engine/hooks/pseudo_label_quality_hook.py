@@ -2,7 +2,6 @@
 against their dense truth (where it exists: generated data, or a densely
 annotated subset)."""
 import os.path as osp
-from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -10,43 +9,9 @@ from mmengine.dist import all_reduce, get_dist_info
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
-from mmpose_carcinosis.evaluation import match_pairs
+from mmpose_carcinosis.models.utils.pseudo_labels import score_pseudo_labels
 
-from .utils import (near, teacher_predictions, train_dataset_cfg, training_frames,
-                    unwrap_model)
-
-
-def score_pseudo_labels(points: np.ndarray, scores: np.ndarray, truth: np.ndarray,
-                        clicks: np.ndarray, thr: float, radius: float,
-                        cap: Optional[int] = None
-                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """One frame's pseudo labels against its unclicked true points.
-
-    Pseudo labels are the predictions scoring at least ``thr`` farther than
-    ``radius`` from every click; none if there are more than ``cap`` (the
-    frame cap of :func:`make_pseudo_targets`). The unclicked true points
-    are those farther than ``radius`` from every click.
-
-    Args:
-        points (np.ndarray): (M, 2) predictions; ``scores`` (M,) theirs.
-        truth (np.ndarray): (N, 2) true points; ``clicks`` (K, 2).
-        thr, radius (float): Score threshold; radius in frame pixels.
-        cap (int, optional): Most pseudo labels a frame may have.
-
-    Returns:
-        tuple: ``keep`` (M,) bool, the pseudo labels; ``unclicked`` (N,)
-        bool; ``found`` (N,) bool, the unclicked true points a pseudo label
-        matches one-to-one within ``radius``; ``doubtful``: over the cap.
-    """
-    keep = (scores >= thr) & ~near(points, clicks, radius)
-    doubtful = cap is not None and int(keep.sum()) > cap
-    if doubtful:
-        keep[:] = False
-    unclicked = ~near(truth, clicks, radius)
-    matched = match_pairs(points[keep], truth[unclicked], radius)[1]
-    found = np.zeros(len(truth), bool)
-    found[np.nonzero(unclicked)[0][np.asarray(matched, int)]] = True
-    return keep, unclicked, found, doubtful
+from .utils import teacher_predictions, train_dataset_cfg, training_frames, unwrap_model
 
 
 @HOOKS.register_module()

@@ -11,18 +11,9 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
-from .utils import near, teacher_predictions, training_frames, unwrap_model
+from mmpose_carcinosis.models.utils.pseudo_labels import near, threshold_for_count
 
-
-def threshold_for_count(scores: np.ndarray, count: float, floor: float) -> float:
-    """The score of the ``round(count)``-th highest of ``scores`` (N,):
-    keeping scores at or above it keeps about ``count`` of them (ties keep
-    more); ``floor`` if there are fewer, 1.0 for a count under one half."""
-    k = int(round(count))
-    if k < 1:
-        return 1.0
-    scores = np.sort(np.asarray(scores, np.float64).reshape(-1))[::-1]
-    return float(scores[k - 1]) if len(scores) >= k else float(floor)
+from .utils import teacher_predictions, training_frames, unwrap_model
 
 
 def validation_doubts(truth_per_frame: float, clicks_per_frame: float,

@@ -2,7 +2,6 @@
 import copy
 from typing import Iterable, Iterator, Optional
 
-import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.model import is_model_wrapper
@@ -51,11 +50,3 @@ def teacher_predictions(model, dataset, indices: Iterable[int], batch_size: int 
         items = [dataset[i] for i in indices[start:start + batch_size]]
         data = model.data_preprocessor(pseudo_collate(items), False)
         yield from teacher(data['inputs'], data['data_samples'], mode='predict')
-
-
-def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:
-    """(N,) bool: which of ``points`` (N, 2) lie within ``radius`` of any
-    of ``clicks`` (M, 2)."""
-    if not len(points) or not len(clicks):
-        return np.zeros(len(points), bool)
-    return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)

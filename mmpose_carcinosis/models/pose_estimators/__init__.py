@@ -1,3 +1,3 @@
-from .point_self_training import PointSelfTraining, make_pseudo_targets
+from .point_self_training import PointSelfTraining
 
-__all__ = ['PointSelfTraining', 'make_pseudo_targets']
+__all__ = ['PointSelfTraining']

@@ -2,96 +2,18 @@
 confident predictions (self-training), as MMDetection's semi-supervised
 detectors hold a student and a teacher in one model."""
 import copy
-import math
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner import load_checkpoint
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from mmpose_carcinosis.codecs import heatmap_nms
 
 from ..utils import flip_test_logits
-
-
-def gaussian_kernel(sigma: float, radius: int) -> Tensor:
-    """(1, 1, 2r+1, 2r+1) Gaussian with peak 1."""
-    ax = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    g = torch.exp(-(ax[:, None]**2 + ax[None, :]**2) / (2 * sigma**2))
-    return g[None, None]
-
-
-def disk_kernel(radius: float) -> Tensor:
-    """(1, 1, 2r+1, 2r+1) indicator of the disk of ``radius`` pixels."""
-    r = int(math.ceil(radius))
-    ax = torch.arange(-r, r + 1, dtype=torch.float32)
-    return ((ax[:, None]**2 + ax[None, :]**2) <= radius**2).float()[None, None]
-
-
-def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: float,
-                        high_thr: float, low_thr: float, click_radius: float,
-                        nms_kernel: int = 3, weight: float = 1.0,
-                        max_per_frame: Optional[int] = None
-                        ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
-    """Pseudo-labelled targets from a teacher's score heatmap.
-
-    Peaks of the teacher (max-pool NMS) scoring at least ``high_thr`` and
-    farther than ``click_radius`` heatmap pixels from every click become
-    Gaussians of spread ``sigma`` and height ``weight``, merged by maximum
-    with the clicks' target (clicks always stay positives). Peaks in
-    ``[low_thr, high_thr)`` away from clicks are ignored: a disk of
-    ``click_radius`` around each is masked out of the loss. Every other
-    pixel keeps the clicks' target (the loss's tail for unlabeled pixels).
-
-    A frame with more than ``max_per_frame`` pseudo peaks is doubtful (a
-    cluster of confident peaks on an artefact, a glare or a dark corner, is
-    where most false pseudo labels come from): its pseudo peaks are ignored
-    instead, like the band.
-
-    Args:
-        teacher_scores (Tensor): (B, 1, H, W) scores in [0, 1].
-        click_target (Tensor): (B, 1, H, W) the clicks' Gaussian target
-            (max-merged, peak 1 at each click).
-        sigma (float): The codec's sigma (heatmap pixels).
-        high_thr, low_thr (float): Score thresholds, low <= high.
-        click_radius (float): Heatmap pixels; peaks nearer a click are the
-            click's own.
-        nms_kernel (int): Max-pool NMS kernel.
-        weight (float): Height of the pseudo Gaussians (the ramp).
-        max_per_frame (int, optional): Most pseudo peaks a frame may have
-            (``None``: no limit).
-
-    Returns:
-        tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
-        statistics (pseudo and ignored peaks per frame, fraction of frames
-        whose pseudo peaks were ignored).
-    """
-    peaks = heatmap_nms(teacher_scores.float(), nms_kernel)
-    # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
-    near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
-    far = ~near_click & (peaks > 0)
-    pseudo = far & (peaks >= high_thr)
-    ignore = far & (peaks >= low_thr) & ~pseudo
-    doubtful = torch.zeros(pseudo.shape[0], dtype=torch.bool, device=pseudo.device)
-    if max_per_frame is not None:
-        doubtful = pseudo.flatten(1).sum(1) > max_per_frame
-        frames = doubtful[:, None, None, None]
-        ignore = ignore | (pseudo & frames)
-        pseudo = pseudo & ~frames
-    r = int(math.ceil(3 * sigma))
-    splat = F.conv2d(pseudo.float(), gaussian_kernel(sigma, r).to(peaks), padding=r)
-    target = torch.maximum(click_target.float(), weight * splat.clamp(max=1.0))
-    disk = disk_kernel(click_radius).to(peaks)
-    ignored = F.conv2d(ignore.float(), disk, padding=disk.shape[-1] // 2) > 0
-    mask = (~(ignored & (target <= 0))).float()
-    stats = dict(pseudo_per_frame=pseudo.flatten(1).sum(1).float().mean(),
-                 ignored_per_frame=ignore.flatten(1).sum(1).float().mean(),
-                 doubtful_frames=doubtful.float().mean())
-    return target, mask, stats
+from ..utils.pseudo_labels import make_pseudo_targets
 
 
 @MODELS.register_module()

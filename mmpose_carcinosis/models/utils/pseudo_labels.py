@@ -1,0 +1,144 @@
+"""What a pseudo label is, in one place: stage two's targets from a
+teacher's heatmap (:func:`make_pseudo_targets`, heatmap pixels, used in the
+training step), the same rule scored against dense truth on decoded points
+(:func:`score_pseudo_labels`, frame pixels, used by
+``PseudoLabelQualityHook`` and the calibration benchmark), and the count rule
+(:func:`threshold_for_count`, used by ``PseudoThresholdHook``)."""
+import math
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mmpose_carcinosis.codecs import heatmap_nms
+from mmpose_carcinosis.evaluation.metrics.point_metric import match_pairs
+
+
+def gaussian_kernel(sigma: float, radius: int) -> Tensor:
+    """(1, 1, 2r+1, 2r+1) Gaussian with peak 1."""
+    ax = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-(ax[:, None]**2 + ax[None, :]**2) / (2 * sigma**2))
+    return g[None, None]
+
+
+def disk_kernel(radius: float) -> Tensor:
+    """(1, 1, 2r+1, 2r+1) indicator of the disk of ``radius`` pixels."""
+    r = int(math.ceil(radius))
+    ax = torch.arange(-r, r + 1, dtype=torch.float32)
+    return ((ax[:, None]**2 + ax[None, :]**2) <= radius**2).float()[None, None]
+
+
+def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: float,
+                        high_thr: float, low_thr: float, click_radius: float,
+                        nms_kernel: int = 3, weight: float = 1.0,
+                        max_per_frame: Optional[int] = None
+                        ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
+    """Pseudo-labelled targets from a teacher's score heatmap.
+
+    Peaks of the teacher (max-pool NMS) scoring at least ``high_thr`` and
+    farther than ``click_radius`` heatmap pixels from every click become
+    Gaussians of spread ``sigma`` and height ``weight``, merged by maximum
+    with the clicks' target (clicks always stay positives). Peaks in
+    ``[low_thr, high_thr)`` away from clicks are ignored: a disk of
+    ``click_radius`` around each is masked out of the loss. Every other
+    pixel keeps the clicks' target (the loss's tail for unlabeled pixels).
+
+    A frame with more than ``max_per_frame`` pseudo peaks is doubtful (a
+    cluster of confident peaks on an artefact, a glare or a dark corner, is
+    where most false pseudo labels come from): its pseudo peaks are ignored
+    instead, like the band.
+
+    Args:
+        teacher_scores (Tensor): (B, 1, H, W) scores in [0, 1].
+        click_target (Tensor): (B, 1, H, W) the clicks' Gaussian target
+            (max-merged, peak 1 at each click).
+        sigma (float): The codec's sigma (heatmap pixels).
+        high_thr, low_thr (float): Score thresholds, low <= high.
+        click_radius (float): Heatmap pixels; peaks nearer a click are the
+            click's own.
+        nms_kernel (int): Max-pool NMS kernel.
+        weight (float): Height of the pseudo Gaussians (the ramp).
+        max_per_frame (int, optional): Most pseudo peaks a frame may have
+            (``None``: no limit).
+
+    Returns:
+        tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
+        statistics (pseudo and ignored peaks per frame, fraction of frames
+        whose pseudo peaks were ignored).
+    """
+    peaks = heatmap_nms(teacher_scores.float(), nms_kernel)
+    # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
+    near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
+    far = ~near_click & (peaks > 0)
+    pseudo = far & (peaks >= high_thr)
+    ignore = far & (peaks >= low_thr) & ~pseudo
+    doubtful = torch.zeros(pseudo.shape[0], dtype=torch.bool, device=pseudo.device)
+    if max_per_frame is not None:
+        doubtful = pseudo.flatten(1).sum(1) > max_per_frame
+        frames = doubtful[:, None, None, None]
+        ignore = ignore | (pseudo & frames)
+        pseudo = pseudo & ~frames
+    r = int(math.ceil(3 * sigma))
+    splat = F.conv2d(pseudo.float(), gaussian_kernel(sigma, r).to(peaks), padding=r)
+    target = torch.maximum(click_target.float(), weight * splat.clamp(max=1.0))
+    disk = disk_kernel(click_radius).to(peaks)
+    ignored = F.conv2d(ignore.float(), disk, padding=disk.shape[-1] // 2) > 0
+    mask = (~(ignored & (target <= 0))).float()
+    stats = dict(pseudo_per_frame=pseudo.flatten(1).sum(1).float().mean(),
+                 ignored_per_frame=ignore.flatten(1).sum(1).float().mean(),
+                 doubtful_frames=doubtful.float().mean())
+    return target, mask, stats
+
+
+def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:
+    """(N,) bool: which of ``points`` (N, 2) lie within ``radius`` of any
+    of ``clicks`` (M, 2)."""
+    if not len(points) or not len(clicks):
+        return np.zeros(len(points), bool)
+    return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)
+
+
+def score_pseudo_labels(points: np.ndarray, scores: np.ndarray, truth: np.ndarray,
+                        clicks: np.ndarray, thr: float, radius: float,
+                        cap: Optional[int] = None
+                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """One frame's pseudo labels against its unclicked true points.
+
+    Pseudo labels are the predictions scoring at least ``thr`` farther than
+    ``radius`` from every click; none if there are more than ``cap`` (the
+    frame cap of :func:`make_pseudo_targets`). The unclicked true points
+    are those farther than ``radius`` from every click.
+
+    Args:
+        points (np.ndarray): (M, 2) predictions; ``scores`` (M,) theirs.
+        truth (np.ndarray): (N, 2) true points; ``clicks`` (K, 2).
+        thr, radius (float): Score threshold; radius in frame pixels.
+        cap (int, optional): Most pseudo labels a frame may have.
+
+    Returns:
+        tuple: ``keep`` (M,) bool, the pseudo labels; ``unclicked`` (N,)
+        bool; ``found`` (N,) bool, the unclicked true points a pseudo label
+        matches one-to-one within ``radius``; ``doubtful``: over the cap.
+    """
+    keep = (scores >= thr) & ~near(points, clicks, radius)
+    doubtful = cap is not None and int(keep.sum()) > cap
+    if doubtful:
+        keep[:] = False
+    unclicked = ~near(truth, clicks, radius)
+    matched = match_pairs(points[keep], truth[unclicked], radius)[1]
+    found = np.zeros(len(truth), bool)
+    found[np.nonzero(unclicked)[0][np.asarray(matched, int)]] = True
+    return keep, unclicked, found, doubtful
+
+
+def threshold_for_count(scores: np.ndarray, count: float, floor: float) -> float:
+    """The score of the ``round(count)``-th highest of ``scores`` (N,):
+    keeping scores at or above it keeps about ``count`` of them (ties keep
+    more); ``floor`` if there are fewer, 1.0 for a count under one half."""
+    k = int(round(count))
+    if k < 1:
+        return 1.0
+    scores = np.sort(np.asarray(scores, np.float64).reshape(-1))[::-1]
+    return float(scores[k - 1]) if len(scores) >= k else float(floor)
