@@ -277,13 +277,15 @@ def committed_result(args, work):
 
 
 def save_result(args, work, merged, row, curve):
-    """Keep a finished run's row and curve with its config text
+    """Keep a finished run's row and its test curve at the headline radius
+    (the one the tables and plots read) with its config text
     (:func:`committed_result`)."""
     path = committed_result(args, work)
     if path:
         os.makedirs(osp.dirname(path), exist_ok=True)
+        key = f'{args.radius_used:g}'
         with open(path, 'w') as f:
-            json.dump(dict(config=merged.pretty_text, row=row, curve=curve), f)
+            json.dump(dict(config=merged.pretty_text, row=row, curve={key: curve[key]}), f)
 
 
 def add_to_result(args, work, extra):
