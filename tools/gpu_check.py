@@ -186,8 +186,9 @@ def make_data(root, size, train_videos):
 
 
 def run_options(data_root, epochs, batch):
+    # one seed for every run: the precisions start from the same weights
     opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1000',
-            'default_hooks.logger.interval=1']
+            'default_hooks.logger.interval=1', 'randomness.seed=0']
     for split in ('train', 'val', 'test'):
         opts += [f'{split}_dataloader.dataset.data_root={data_root}',
                  f'{split}_dataloader.batch_size={batch}',
