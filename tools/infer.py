@@ -295,11 +295,14 @@ def main(argv=None):
     elapsed = time.time() - t0
     logger.info(f'{done} frame(s) in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.2f} '
                 f'frames/s); {len(warnings)} warning(s); outputs in {args.out_dir}')
-    if empty:
-        # the others are done and written; the exit status says not all were
-        print(f'error: {len(empty)} of {len(streams)} source(s) gave no frame (first: '
-              f'{empty[0]}); see the warnings above', file=sys.stderr)
+    if not done:
+        print(f'error: no readable frame in {len(streams)} source(s) (first: '
+              f'{empty[0] if empty else args.inputs[0]}); see the warnings above',
+              file=sys.stderr)
         return 1
+    if empty:  # the others are written; each unreadable one was warned about
+        logger.warning(f'{len(empty)} of {len(streams)} source(s) gave no frame '
+                       f'(first: {empty[0]})')
     return 0
 
 
