@@ -97,6 +97,10 @@ def parse_args(argv=None):
                    help='lowest score decoded (keep it below every loss\'s '
                    'useful scores: 0.02 cut MSE\'s recall at 68%%); the F1 '
                    'threshold is then picked on the validation split')
+    p.add_argument('--topk', type=int,
+                   help='most points decoded per frame (the decoder\'s decode_topk; '
+                   'default: the base config\'s, 30). Set it above the most points '
+                   'a test frame holds, or recall is capped at k / points')
     p.add_argument('--data-seed', type=int, default=0)
     p.add_argument('--videos', type=int, nargs=3, default=(6, 2, 4))
     p.add_argument('--frames-per-video', type=int, default=8)
@@ -215,6 +219,8 @@ def run_config(args, loss, data_root, work, overrides=None, seed=0, config=None)
             cfg[ev].update(radii=radii, radius=args.radius)
     # decode with a low floor; the operating threshold is chosen on val
     head_cfg(cfg).decoder.decode_thr = args.decode_floor
+    if args.topk:
+        head_cfg(cfg).decoder.decode_topk = args.topk
     cfg.randomness = dict(seed=seed)
     cfg.test_evaluator.curve_file = osp.join(work, 'pr_curve.json')
     # not directly in ``work``: MMEngine's Runner dumps its own merged config
@@ -256,10 +262,14 @@ def neutral(cfg):
 
 
 def training_signature(cfg):
-    """The config text without the evaluation-only decode floor (and the
-    neutral hooks): runs with equal signatures train the same model."""
+    """The config text without the evaluation-only decoding settings (the
+    score floor and top-k; a stage-one model is trained without decoding)
+    and the neutral hooks: runs with equal signatures train the same model.
+    Stage two decodes its teacher while it trains: there both count."""
     cfg = neutral(cfg)
     head_cfg(cfg).decoder.decode_thr = None
+    if 'detector' not in cfg.model:
+        head_cfg(cfg).decoder.decode_topk = None
     return cfg.pretty_text
 
 

@@ -82,6 +82,8 @@ def parse_args(argv=None):
                    'pseudo-label quality radius')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='extra config overrides for every run (as sparse_to_dense.py)')
+    p.add_argument('--topk', type=int, help='most points decoded per frame '
+                   '(as sparse_to_dense.py --topk)')
     p.add_argument('--base-config', default='configs/demo_cpu.py',
                    help='stage one\'s config (as sparse_to_dense.py --base-config)')
     p.add_argument('--s2d-tag', default='sparse_to_dense',
@@ -192,7 +194,8 @@ def main(argv=None):
                            (['--reuse'] if args.reuse else []) +
                            (['--cfg-options', *args.cfg_options] if args.cfg_options else []) +
                            (['--data-root', args.data_root] if args.data_root else []) +
-                           (['--radius', str(args.radius)] if args.radius else []))
+                           (['--radius', str(args.radius)] if args.radius else []) +
+                           (['--topk', str(args.topk)] if args.topk else []))
     base = Config.fromfile(bench.base_config)
     bench.radius_used = radius = args.radius or base.test_evaluator.radius
     bench.fixed_thr = base.model.head.decoder.decode_thr
