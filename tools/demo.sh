@@ -34,13 +34,13 @@ work = sys.argv[1]
 rows = [('stage one (clicks, Crag and Tail)', json.load(open(f'{work}/stage1/test_metrics.json'))),
         ('stage two (self-training)', json.load(open(f'{work}/stage2/test_metrics.json')))]
 print('\n== test metrics (dense ground truth, radius 10 px, percent)')
-print(f'{"":36} {"F1":>6} {"prec.":>6} {"recall":>6} {"AP":>6} {"faint":>6} {"obvious":>7}')
+print(f'{"":42} {"F1":>6} {"prec.":>6} {"recall":>6} {"AP":>6} {"faint":>6} {"obvious":>7}')
 for name, m in rows:
-    print(f'{name:36} {m["point/f1"]:6.1f} {m["point/precision"]:6.1f} {m["point/recall"]:6.1f} '
+    print(f'{name:42} {m["point/f1"]:6.1f} {m["point/precision"]:6.1f} {m["point/recall"]:6.1f} '
           f'{m["point/ap"]:6.1f} {m.get("point/recall_faint", float("nan")):6.1f} '
           f'{m.get("point/recall_obvious", float("nan")):7.1f}')
 dense = json.load(open('benchmarks/results/sparse_to_dense.json'))['summary']['dense']
-print(f'{"dense-label ceiling (benchmark, 3 seeds)":36} {dense["f1_mean"]:6.1f} '
+print(f'{"dense-label ceiling (benchmark, 3 seeds)":42} {dense["f1_mean"]:6.1f} '
       f'{dense["precision_mean"]:6.1f} {dense["recall_mean"]:6.1f} {dense["ap_mean"]:6.1f} '
       f'{dense["recall_faint_mean"]:6.1f} {dense["recall_obvious_mean"]:7.1f}')
 print('(one seed here; the three-seed tables: docs/benchmarks.md, docs/stage_two.md)')

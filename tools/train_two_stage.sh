@@ -22,6 +22,8 @@ if [ -f "$last" ]; then
 else
   echo "== stage one: $STAGE1 -> $WORK/stage1"
   "$PYTHON" "$DIR/train.py" "$STAGE1" --work-dir "$WORK/stage1" "$@"
+  # the config's last epoch, or the run's own (train_cfg.max_epochs overridden)
+  [ -f "$last" ] || last=$(cat "$WORK/stage1/last_checkpoint")
 fi
 echo "== stage two: $STAGE2 -> $WORK/stage2 (from $last)"
 # the stage-one checkpoint joins the caller's --cfg-options (a second
