@@ -155,7 +155,8 @@ def main(argv=None):
         sparse_to_dense.main(common + ['--tag', args.tag, '--losses', *args.losses])
     if 'stage2' in args.tables:
         import stage_two
-        suffix = '' if sorted(args.seeds) == [0, 1, 2] else '_seed' + '-'.join(map(str, args.seeds))
+        suffix = ('' if sorted(args.seeds) == [0, 1, 2]
+                  else '_seed' + '-'.join(map(str, args.seeds)))
         stage_two.main(common + ['--tag', f'{args.tag}_stage_two{suffix}', '--s2d-tag', args.tag,
                                  '--methods', *args.stage2_methods])
 

@@ -217,8 +217,9 @@ def main(argv=None):
                            'cragtail')
             # the stage-two runs start from its checkpoint: trained here if
             # only its committed result is left
+            trains_from_it = bool(set(args.methods) - {'stage1', 'dense'})
             row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed,
-                                              need_model=bool(set(args.methods) - {'stage1', 'dense'}))
+                                              need_model=trains_from_it)
             with open(osp.join(one, 'last_checkpoint')) as f:
                 first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
         return first[seed]

@@ -309,7 +309,8 @@ def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
     path, status, cfg = bench.run_config(args, 'mse', 'data/', str(tmp_path))
     assert status == 'same_training' and cfg.model.head.decoder.decode_topk == 100
     # stage two decodes its teacher while training: there top-k counts
-    s2 = bench.run_config(args, 'stage2', 'data/', str(tmp_path), config='configs/demo_cpu_stage2.py')
+    s2 = bench.run_config(args, 'stage2', 'data/', str(tmp_path),
+                          config='configs/demo_cpu_stage2.py')
     assert s2[2].model.detector.head.decoder.decode_topk == 100
     args.topk = 50
     assert bench.run_config(args, 'stage2', 'data/', str(tmp_path),

@@ -25,9 +25,9 @@ class ScoreThresholdHook(Hook):
     rewrites the file's ``meta`` (rank 0, atomically: written beside it,
     then renamed), so the last checkpoint too carries its own
     validation's threshold. ``tools/test.py CONFIG CKPT --store-thr``
-    recomputes and stores it for any checkpoint. The threshold is only as good as the validation
-    decoding floor allows: validate with a ``decode_thr`` below the useful
-    scores.
+    recomputes and stores it for any checkpoint. The threshold is only as
+    good as the validation decoding floor allows: validate with a
+    ``decode_thr`` below the useful scores.
 
     Args:
         key (str): The metric holding the threshold.
