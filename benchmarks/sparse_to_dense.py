@@ -345,16 +345,14 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     if osp.isfile(done):
         with open(done) as f:
             saved = json.load(f)
-    committed = None
-    if not (args.reuse and status == 'same' and saved and train_time is not None) \
-            and not need_model:
-        committed = load_result(args, work, merged)
+    local = args.reuse and status == 'same' and saved and train_time is not None
+    committed = None if local or need_model else load_result(args, work, merged)
+    if local or committed:
         if committed:
             print(f'=== {name}: reusing {committed_result(args, work)} (same config)',
                   flush=True)
             saved = committed
-    if args.reuse and saved and (committed or (status == 'same' and train_time is not None)):
-        if not committed:
+        else:
             print(f'=== {name}: reusing {done} (same config)', flush=True)
             if not osp.isfile(committed_result(args, work) or ''):
                 save_result(args, work, merged, saved['row'], saved['curve'])
