@@ -208,11 +208,12 @@ def convert(out, images, labels, tile=None, clicks=(1, 5), click_bias='salient',
         check_labels(labs, frames, lab_path, img_path)
         frames = normalise(frames, percentiles)
         t_count, height, width = labs.shape
+        origins = tile_origins(width, height, tile)  # the same for every frame
         for t in range(t_count):
             frame = frames[t]
             grey = frame if frame.ndim == 2 else cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2GRAY)
             which = split_of(t_count, len(images), v, t, split, fractions)
-            origins = tile_origins(width, height, tile)
+            os.makedirs(osp.join(out, 'images', which), exist_ok=True)
             for x0, y0 in origins:
                 tw, th = tile or (width, height)
                 crop = frame[y0:y0 + th, x0:x0 + tw]
@@ -222,7 +223,6 @@ def convert(out, images, labels, tile=None, clicks=(1, 5), click_bias='salient',
                 video_id = next_video.setdefault((v, x0, y0), len(next_video) + 1)
                 name = f'v{v + 1:03d}_t{t:04d}' + (f'_x{x0}_y{y0}' if tile else '')
                 file_name = f'{which}/{name}.png'
-                os.makedirs(osp.join(out, 'images', which), exist_ok=True)
                 cv2.imwrite(osp.join(out, 'images', file_name), crop)
                 d = np.hypot(inst['xy'][:, 0] - (tw - 1) / 2, inst['xy'][:, 1] - (th - 1) / 2)
                 inst['central'] = 1 - np.clip(d / (0.5 * np.hypot(tw, th)), 0, 1)
