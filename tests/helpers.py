@@ -4,7 +4,7 @@ import os.path as osp
 import subprocess
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'demo_cpu.py')
+CONFIG = osp.join(ROOT, 'configs', 'cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py')
 
 
 def run(args, cwd=ROOT, env=None):

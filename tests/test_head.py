@@ -90,7 +90,7 @@ def _first_step_weight_grad(bias_prob):
 
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                                   'configs', 'demo_cpu.py'))
+                                   'configs', 'cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py'))
     head_cfg = cfg.model.head
     head_cfg.init_cfg[0].override.bias_prob = bias_prob
     torch.manual_seed(0)

@@ -94,12 +94,23 @@ def test_masked_pixels_carry_no_gradient():
     assert logits.grad[0, 0, :5, :5].abs().max() > 0
 
 
-def _wrapper(**kw):
+STAGE2 = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
+CROSS = 'configs/crosstrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
+
+
+def _wrapper(config=STAGE2, model=None, **semi_train):
+    """The demo's stage-two model with ``semi_train_cfg`` options changed
+    (``model``: other top-level model options)."""
     from mmengine.config import Config
     from mmpose.registry import MODELS
-    cfg = Config.fromfile('configs/demo_cpu_stage2.py')
-    cfg.model.update(kw)
+    cfg = Config.fromfile(config)
+    cfg.model.semi_train_cfg.update(semi_train)
+    cfg.model.update(model or {})
     return MODELS.build(cfg.model)
+
+
+def _cross(**semi_train):
+    return _wrapper(CROSS, **semi_train)
 
 
 def _batch(model, n=2):
@@ -212,9 +223,9 @@ def test_cross_distillation_two_pairs(monkeypatch):
     import os
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     torch.manual_seed(0)
-    model = _wrapper(cross=dict(weight=0.5, temperature=4.0))
+    model = _cross()
     model.train()
-    assert model.with_cross and not model.teacher_b.training
+    assert not model.teacher_b.training and model.cross_weight == 0.5
     inputs, samples = _batch(model)
     losses = model(inputs, samples, mode='loss')
     assert {'loss_kpt', 'loss_kpt_b', 'distill', 'distill_b'} <= set(losses)
@@ -223,10 +234,10 @@ def test_cross_distillation_two_pairs(monkeypatch):
         assert all(p.grad is None for p in net.parameters())
     for net in (model.student, model.student_b):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
-    with pytest.raises(ValueError, match='unknown cross options'):
-        _wrapper(cross=dict(wieght=0.5))
-    with pytest.raises(ValueError, match='needs cross.stage_one'):
-        _wrapper(stage_one='stage1.pth', cross=dict(weight=0.5))
+    with pytest.raises(ValueError, match='unknown semi_train_cfg options'):
+        _cross(wieght=0.5)
+    with pytest.raises(ValueError, match='needs partner_load_from'):
+        model.init_weights()
 
 
 def test_each_cross_pair_uses_its_own_thresholds(monkeypatch):
@@ -238,27 +249,30 @@ def test_each_cross_pair_uses_its_own_thresholds(monkeypatch):
     real = pst.make_pseudo_targets
 
     def spy(scores, clicks, sigma, high, low, radius, nms, weight, cap):
-        seen.append((high, low, cap))
+        seen.append((round(float(high), 6), round(float(low), 6), int(cap), radius))
         return real(scores, clicks, sigma, high, low, radius, nms, weight, cap)
 
     monkeypatch.setattr(pst, 'make_pseudo_targets', spy)
-    model = _wrapper(cross=dict(), high_thr=0.5, low_thr=0.2, max_pseudo_per_frame=3)
+    model = _cross(high_thr=0.5, low_thr=0.2, max_pseudo_per_frame=3)
     inputs, samples = _batch(model)
     model(inputs, samples, mode='loss')
-    assert seen == [(0.5, 0.2, 3), (0.5, 0.2, 3)]  # b unset: the first pair's
-    model.set_thresholds('_b', 0.7, 0.1, None)
+    # both pairs start from the config's; the click radius: 10 frame px / stride 4
+    assert seen == [(0.5, 0.2, 3, 2.5), (0.5, 0.2, 3, 2.5)]
+    model.set_thresholds(1, 0.7, 0.1, None)
     seen.clear()
     model(inputs, samples, mode='loss')
-    assert seen == [(0.5, 0.2, 3), (0.7, 0.1, None)]
-    assert [s for s, _ in model.teachers()] == ['', '_b']
+    assert seen == [(0.5, 0.2, 3, 2.5), (0.7, 0.1, -1, 2.5)]
+    assert model.thresholds(1) == (pytest.approx(0.7), pytest.approx(0.1), None)
+    assert model.teachers() == [model.teacher, model.teacher_b]
     with pytest.raises(ValueError, match='low_thr <= high_thr'):
-        model.set_thresholds('_b', 0.1, 0.2, None)
+        model.set_thresholds(1, 0.1, 0.2, None)
 
 
 def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
-    # one calibration per teacher, its own thresholds and cap, stored in the
-    # checkpoint meta per pair and restored (also from the older flat meta);
-    # a doubt about the validation split is warned once, not per teacher
+    # one calibration per teacher, its own thresholds and cap, in the model's
+    # buffers (a state dict round trip, i.e. a checkpoint, carries them and
+    # a resumed run does not recalibrate); a doubt about the validation split
+    # is warned once, not per teacher
     import os
     from types import SimpleNamespace
 
@@ -266,40 +280,36 @@ def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
 
     from mmpose_carcinosis.engine.hooks import PseudoThresholdHook
     monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    model = _wrapper(cross=dict())
+    model = _cross()
     warnings = []
     logger = SimpleNamespace(info=MMLogger.get_current_instance().info, warning=warnings.append)
     runner = SimpleNamespace(model=model, logger=logger,
                              message_hub=MessageHub.get_current_instance())
     hook = PseudoThresholdHook(low_ratio=0.5, frame_cap=2.0)
-    # teacher a: 0.3 with at most 2 kept per validation frame; teacher b: 0.6 and 0
-    fake = {id(model.teacher): (0.3, 2, ''), id(model.teacher_b): (0.6, 0, '')}
-    monkeypatch.setattr(hook, 'by_precision', lambda r, m, t, c: fake[id(t)])
+    # teacher 0: 0.3 with at most 2 kept per validation frame; teacher 1: 0.6 and 0
+    fake = {0: (0.3, 2, ''), 1: (0.6, 0, '')}
+    calls = []
+    monkeypatch.setattr(hook, 'by_precision', lambda r, m, pair, c: calls.append(pair) or fake[pair])
     monkeypatch.setattr(hook, 'clicks_per_frame', lambda r: 3.0)
     monkeypatch.setattr(hook, 'truth_per_frame', lambda r: 4.0)  # clicks-like validation
     hook.before_train_epoch(runner)
-    # the sparse validation split once; teacher b keeps nothing at 0.9
+    # the sparse validation split once; teacher 1 keeps nothing at 0.9
     assert len(warnings) == 2 and sum('4.0 true points' in w for w in warnings) == 1
     assert sum('no pseudo labels' in w for w in warnings) == 1
-    assert model.thresholds('') == (0.3, 0.15, 4)
-    assert model.thresholds('_b') == (0.6, 0.3, 2)  # cap 2 x max(0, 1)
+    assert model.thresholds(0) == (pytest.approx(0.3), pytest.approx(0.15), 4)
+    assert model.thresholds(1) == (pytest.approx(0.6), pytest.approx(0.3), 2)  # 2 x max(0, 1)
+    assert int(model.calibrated_version) == 0 == int(model.teacher_version)
     assert runner.message_hub.get_scalar('train/pseudo_b/high_thr').current() == 0.6
-    ckpt = {}
-    hook.before_save_checkpoint(runner, ckpt)
-    meta = ckpt['meta']['pseudo_thr']
-    assert meta['a']['high_thr'] == 0.3 and meta['_b']['max_pseudo_per_frame'] == 2
-    fresh = _wrapper(cross=dict())
-    other = PseudoThresholdHook()
-    other.after_load_checkpoint(SimpleNamespace(model=fresh), ckpt)
-    assert fresh.thresholds('_b') == (0.6, 0.3, 2) and other.calibrated_version == 0
-    plain = _wrapper()
-    PseudoThresholdHook().after_load_checkpoint(SimpleNamespace(model=plain), {'meta': {
-        'pseudo_thr': dict(high_thr=0.4, low_thr=0.1, max_pseudo_per_frame=6,
-                           teacher_version=0)}})
-    assert plain.thresholds() == (0.4, 0.1, 6)
-    with pytest.raises(KeyError, match="pair '_b'"):
-        PseudoThresholdHook().after_load_checkpoint(SimpleNamespace(model=fresh), {'meta': {
-            'pseudo_thr': dict(a=dict(high_thr=0.4, low_thr=0.1), teacher_version=0)}})
+    hook.before_train_epoch(runner)  # same teacher: no second calibration
+    assert calls == [0, 1]
+    fresh = _cross()
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.thresholds(1) == model.thresholds(1) and int(fresh.calibrated_version) == 0
+    PseudoThresholdHook().before_train_epoch(SimpleNamespace(model=fresh))  # resumed: nothing
+    # a refreshed teacher (version 1) is calibrated again
+    model.teacher_version.fill_(1)
+    hook.before_train_epoch(runner)
+    assert calls == [0, 1, 0, 1] and int(model.calibrated_version) == 1
 
 
 def test_flip_teacher_is_the_mean_over_the_mirror(monkeypatch):
@@ -318,7 +328,7 @@ def test_flip_teacher_is_the_mean_over_the_mirror(monkeypatch):
         plain = teacher.head.forward(teacher.extract_feat(inputs))
         mirrored = teacher.head.forward(teacher.extract_feat(inputs.flip(-1))).flip(-1)
         torch.testing.assert_close(model.teacher_logits(teacher, inputs), (plain + mirrored) / 2)
-        model.teacher_flip = False
+        model.semi_train_cfg['teacher_flip'] = False
         torch.testing.assert_close(model.teacher_logits(teacher, inputs), plain)
     assert not torch.allclose(plain, mirrored)  # the network is not mirror-equivariant
 
@@ -348,10 +358,10 @@ def test_teacher_refresh_hook(monkeypatch, tmp_path):
     hook = TeacherRefreshHook(interval=5, source='student')
     before = teacher_w()
     hook.before_train_epoch(runner)  # epoch 3: not a round boundary
-    assert torch.equal(teacher_w(), before) and model.teacher_version == 0
+    assert torch.equal(teacher_w(), before) and int(model.teacher_version) == 0
     runner.epoch = 5
     hook.before_train_epoch(runner)
-    assert torch.equal(teacher_w(), model.student.state_dict()[key]) and model.teacher_version == 1
+    assert torch.equal(teacher_w(), model.student.state_dict()[key]) and int(model.teacher_version) == 1
     # a best checkpoint: its student.* weights, not the current student's
     best = {f'student.{k}': v + 1 for k, v in model.student.state_dict().items()}
     best.update({f'teacher.{k}': v for k, v in model.teacher.state_dict().items()})
@@ -360,18 +370,14 @@ def test_teacher_refresh_hook(monkeypatch, tmp_path):
     hub.update_info('best_ckpt', path)
     runner.epoch = 10
     TeacherRefreshHook(interval=5, source='best').before_train_epoch(runner)
-    assert torch.equal(teacher_w(), best[f'student.{key}']) and model.teacher_version == 2
+    assert torch.equal(teacher_w(), best[f'student.{key}']) and int(model.teacher_version) == 2
     # resumed at epoch 10 after that refresh: nothing happens again
     with torch.no_grad():
         model.student.backbone.conv1.weight.add_(1.0)
     hook.before_train_epoch(runner)
     assert torch.equal(teacher_w(), best[f'student.{key}'])
-    # the version travels in the checkpoints
-    ckpt = {}
-    hook.before_save_checkpoint(runner, ckpt)
-    model.teacher_version = 0
-    hook.after_load_checkpoint(runner, ckpt)
-    assert ckpt['meta']['teacher_version'] == 2 and model.teacher_version == 2
+    # the version is a buffer: checkpoints carry it
+    assert int(model.state_dict()['teacher_version']) == 2
     with pytest.raises(ValueError, match='source'):
         TeacherRefreshHook(interval=5, source='ema')
 
@@ -462,3 +468,73 @@ def test_score_pseudo_labels_on_a_constructed_frame():
     keep, unclicked, found, over = score_pseudo_labels(pts, scores, truth, clicks, 0.3, 10.0,
                                                        cap=1)
     assert not keep.any() and not found.any() and over and unclicked.sum() == 3
+
+
+def test_stage_one_weights_load_into_both_networks(monkeypatch, tmp_path):
+    # a stage-one checkpoint (one network's keys) through init_cfg
+    # Pretrained, as MMEngine initialises a model: student and teacher get
+    # it; a stage-two checkpoint loads as it is
+    import os
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    torch.manual_seed(0)
+    one = _wrapper().student
+    with torch.no_grad():
+        for p in one.parameters():
+            p.normal_()
+    path = str(tmp_path / 'stage1.pth')
+    torch.save(dict(state_dict=one.state_dict(), meta={}), path)
+    model = _wrapper(model=dict(init_cfg=dict(type='Pretrained', checkpoint=path)))
+    model.init_weights()
+    for net in (model.student, model.teacher):
+        for k, v in one.state_dict().items():
+            assert torch.equal(net.state_dict()[k], v), k
+    # the placeholder of the configs (checkpoint None) loads nothing
+    assert _wrapper().without_stage_one
+    # a stage-two state dict (prefixed) loads strictly as it is
+    model.set_thresholds(0, 0.4, 0.1, 5)
+    other = _wrapper()
+    assert other.load_state_dict(model.state_dict(), strict=True)
+    assert other.thresholds(0) == (pytest.approx(0.4), pytest.approx(0.1), 5)
+
+
+def test_checkpoints_from_before_the_buffers_still_load(monkeypatch):
+    # saved before thresholds and versions were buffers: the weights load
+    # strictly and the buffers keep the configured values
+    import os
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    model = _wrapper(high_thr=0.35, low_thr=0.05)
+    old = {k: v for k, v in model.state_dict().items()
+           if k.startswith(('student.', 'teacher.'))}
+    fresh = _wrapper(high_thr=0.35, low_thr=0.05)
+    fresh.load_state_dict(old, strict=True)
+    assert fresh.thresholds(0) == (pytest.approx(0.35), pytest.approx(0.05), None)
+    assert int(fresh.teacher_version) == 0 and int(fresh.calibrated_version) == -1
+
+
+def test_the_former_flat_arguments_say_where_they_went():
+    from mmpose_carcinosis.models import PointSelfTraining
+    with pytest.raises(TypeError) as err:
+        PointSelfTraining(detector=dict(), stage_one='a.pth', click_radius=2.5, high_thr=0.3)
+    text = str(err.value)
+    assert 'stage_one -> ' in text and 'init_cfg' in text
+    assert 'click_radius -> semi_train_cfg.click_radius, now in frame pixels' in text
+    assert 'high_thr -> semi_train_cfg.high_thr' in text
+
+
+def test_the_click_radius_is_in_frame_pixels(monkeypatch):
+    # a teacher peak 12 frame px (3 heatmap px at stride 4) from a click is a
+    # pseudo label with click_radius 10 and the click's own with 14
+    import os
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for radius, expected in ((10.0, 1.0), (14.0, 0.0)):
+        model = _wrapper(click_radius=radius, high_thr=0.5, low_thr=0.5, ramp_iters=0)
+        assert model.stride == 4.0
+        codec = model.student.head.decoder
+        w, h = codec.heatmap_size
+        clicks = gaussian(h, w, 20, 10, codec.sigma)[None, None]  # a click at (20, 10)
+        logits = torch.full_like(clicks, -8.0)
+        logits[0, 0, 10, 23] = 4.0  # 3 heatmap px to the right
+        target, _, stats = model.pseudo_targets(0, logits, clicks)
+        assert float(stats['pseudo_per_frame']) == expected
+        assert float(target[0, 0, 10, 23]) == pytest.approx(
+            max(expected, float(clicks[0, 0, 10, 23])))
