@@ -273,10 +273,11 @@ def semi_form(model):
     they train the same model."""
     from mmpose_carcinosis.models.pose_estimators.point_self_training import (
         SEMI_TEST_DEFAULTS, SEMI_TRAIN_DEFAULTS)
+    from mmpose_carcinosis.utils import point_network_cfg
     model = copy.deepcopy(model)
     train = dict(copy.deepcopy(SEMI_TRAIN_DEFAULTS), **model.pop('semi_train_cfg', {}))
     test = dict(SEMI_TEST_DEFAULTS, **model.pop('semi_test_cfg', {}))
-    codec = model.detector.head.decoder
+    codec = point_network_cfg(model).head.decoder
     stride = codec.input_size[0] / codec.heatmap_size[0]
     for key in SEMI_TRAIN_DEFAULTS:
         if key in model:

@@ -118,8 +118,8 @@ def flip_test(work, run_cfg, extra_options=()):
             saved = json.load(f)
         if saved.get('checkpoint') == ckpt and saved.get('mtime') == stamp:
             return saved['row']
-    model = Config.fromfile(run_cfg).model
-    key = 'model.detector.test_cfg' if 'detector' in model else 'model.test_cfg'
+    from mmpose_carcinosis.utils import point_network_key
+    key = point_network_key(Config.fromfile(run_cfg).model, 'test_cfg')
     out = osp.join(work, 'flip_test')
     test = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), run_cfg, ckpt,
             '--work-dir', out]

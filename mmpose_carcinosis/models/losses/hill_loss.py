@@ -123,7 +123,7 @@ class HillLoss(nn.Module):
         fused (bool): Compute the loss and its hand-derived gradient in one
             pass (:class:`FusedPixelLossFunction`; the positive terms only on
             the positive pixels) instead of through autograd. Same values
-            and gradients (``tests/test_losses.py`` checks them against
+            and gradients (``tests/test_models/test_losses/test_losses.py`` checks them against
             autograd and finite differences), ~10x less time and memory on
             a 16x1x184x320 batch. Defaults to True; False keeps the
             reference autograd path.

@@ -13,7 +13,7 @@ from mmpose.registry import DATASETS
 
 from mmpose_carcinosis.datasets import DataCheckError
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 CONFIG = osp.join(ROOT, 'configs', 'cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py')
 
 

@@ -11,7 +11,7 @@ from mmpose.registry import DATASETS
 
 from helpers import load_script
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 # (relative image path, [(x, y), ...]); frames of two videos, one without clicks
 CLICKS = {'v01/f2.jpg': [(10.25, 20.5), (30.0, 5.75)],
           'v01/f10.jpg': [(1.5, 2.5)],

@@ -1,6 +1,6 @@
 """The bookkeeping of ``benchmarks/sparse_to_dense.py``: reading a fixed
 threshold off a curve, checkpoint selection and the seed summary (the
-training runs themselves are covered by ``test_end_to_end.py``)."""
+training runs themselves are covered by ``tests/test_runner/test_end_to_end.py``)."""
 import json
 import os
 import os.path as osp
@@ -10,7 +10,7 @@ import pytest
 
 from helpers import load_script
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 
 
 @pytest.fixture(scope='module')
