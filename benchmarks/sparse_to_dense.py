@@ -248,7 +248,8 @@ NEUTRAL_HOOKS = ('ScoreThresholdHook', )
 
 # top-level names the Runner does not read (variables of the config files,
 # imports), which changed when the configs were split into ``_base_/``
-CONFIG_ONLY_KEYS = ('data_mode', 'semi_train_cfg', 'semi_test_cfg', 'stage_two_hooks',
+CONFIG_ONLY_KEYS = ('data_mode', 'semi_train_cfg', 'semi_test_cfg', 'self_training',
+                    'stage_two_hooks',
                     'custom_hooks_ema', 'custom_hooks_rounds', 'custom_imports')
 
 

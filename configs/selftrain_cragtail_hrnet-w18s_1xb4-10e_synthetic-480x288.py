@@ -2,13 +2,8 @@
 #   python tools/train.py CONFIG --cfg-options model.init_cfg.checkpoint=STAGE_ONE.pth
 _base_ = ['./cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py',
           './_base_/self_training.py']
-model = dict(
-    _delete_=True,
-    type='PointSelfTraining',
-    detector=_base_.model,
-    semi_train_cfg=dict(_base_.semi_train_cfg, ramp_iters=60),
-    semi_test_cfg=_base_.semi_test_cfg,
-    init_cfg=dict(type='Pretrained', checkpoint=None))
+model = dict(_base_.self_training, _delete_=True, detector=_base_.model,
+             semi_train_cfg=dict(_base_.semi_train_cfg, ramp_iters=60))
 # the generator writes the training frames' dense truth: pseudo-label
 # precision and recall are logged after every epoch
 custom_hooks = _base_.custom_hooks + _base_.stage_two_hooks + [

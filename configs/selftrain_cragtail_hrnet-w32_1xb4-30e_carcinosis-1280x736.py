@@ -4,13 +4,7 @@
 #   python tools/train.py CONFIG --cfg-options model.init_cfg.checkpoint=STAGE_ONE.pth
 _base_ = ['./cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py',
           './_base_/self_training.py']
-model = dict(
-    _delete_=True,
-    type='PointSelfTraining',
-    detector=_base_.model,
-    semi_train_cfg=_base_.semi_train_cfg,
-    semi_test_cfg=_base_.semi_test_cfg,
-    init_cfg=dict(type='Pretrained', checkpoint=None))
+model = dict(_base_.self_training, _delete_=True, detector=_base_.model)
 custom_hooks = _base_.custom_hooks + _base_.stage_two_hooks
 
 train_cfg = dict(max_epochs=30, val_interval=5)

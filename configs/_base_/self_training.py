@@ -1,9 +1,7 @@
 # Stage two (self-training): what a pseudo label is and when thresholds are
 # chosen. A leaf config wraps its stage-one model:
-#   model = dict(_delete_=True, type='PointSelfTraining', detector=<stage one>,
-#                semi_train_cfg=semi_train_cfg, semi_test_cfg=semi_test_cfg,
-#                init_cfg=dict(type='Pretrained', checkpoint=None))
-#   custom_hooks = <stage one's> + stage_two_hooks
+#   model = dict(_base_.self_training, _delete_=True, detector=_base_.model)
+#   custom_hooks = _base_.custom_hooks + _base_.stage_two_hooks
 semi_train_cfg = dict(
     # a pseudo label: a teacher peak at or above high_thr farther than
     # click_radius frame pixels from every click; peaks in [low_thr, high_thr)
@@ -19,7 +17,12 @@ semi_train_cfg = dict(
     # the teacher's heatmap is the mean over the frame and its mirror
     # (MMPose's flip test): far fewer confident false peaks
     teacher_flip=True)
-semi_test_cfg = dict(predict_on='student')
+self_training = dict(
+    type='PointSelfTraining',
+    semi_train_cfg=semi_train_cfg,
+    semi_test_cfg=dict(predict_on='student'),
+    # the stage-one checkpoint: --cfg-options model.init_cfg.checkpoint=CKPT
+    init_cfg=dict(type='Pretrained', checkpoint=None))
 # precision 0.9 on the dense validation split, low a third of high; a frame
 # with more than twice the confident peaks of any validation frame has them
 # ignored (docs/stage_two.md)
