@@ -3,6 +3,7 @@
 # frame in one Gaussian heatmap at stride 4, decoded with max-pool NMS, a
 # score threshold and top-k (k = 30 nodules per frame).
 dataset_type = 'CarcinosisDataset'
+data_mode = 'bottomup'  # read by MMPose's inferencer: whole frames, no person boxes
 data_root = 'data/carcinosis/'
 input_size = (1280, 736)
 codec = dict(
