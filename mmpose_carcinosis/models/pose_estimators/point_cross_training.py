@@ -71,8 +71,8 @@ class PointCrossTraining(PointSelfTraining):
             load_checkpoint(net, self.partner_load_from, map_location='cpu', strict=True)
 
     def pair_loss(self, pair: int, logits: Tensor, teacher_logits: List[Tensor],
-                  clicks: Tensor):
-        loss, stats = super().pair_loss(pair, logits, teacher_logits, clicks)
+                  clicks: Tensor, negatives: Optional[Tensor] = None):
+        loss, stats = super().pair_loss(pair, logits, teacher_logits, clicks, negatives)
         distill = self.distill(logits, teacher_logits[1 - pair])
         stats['distill'] = distill
         return (1 - self.cross_weight) * loss + self.cross_weight * distill, stats

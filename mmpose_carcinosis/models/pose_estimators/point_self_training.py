@@ -12,6 +12,7 @@ from mmengine.model import BaseModel
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from ..heads.point_heatmap_head import stacked_field
 from ..utils import flip_test_logits
 from ..utils.pseudo_labels import make_pseudo_targets
 
@@ -300,25 +301,32 @@ class PointSelfTraining(BaseModel):
         return flip_test_logits(teacher, inputs, bool(self.semi_train_cfg['teacher_flip']),
                                 teacher.test_cfg, flip_indices)
 
-    def pseudo_targets(self, pair: int, teacher_logits: Tensor, clicks: Tensor):
+    def pseudo_targets(self, pair: int, teacher_logits: Tensor, clicks: Tensor,
+                       negatives: Optional[Tensor] = None):
         """Target (B, K, H, W), loss mask and statistics of pair ``pair``'s
         student from its teacher's raw outputs and the clicks' target, at
-        the pair's thresholds (:func:`make_pseudo_targets`)."""
+        the pair's thresholds (:func:`make_pseudo_targets`); never at
+        confirmed ``negatives`` (B, K, H, W)."""
         teacher = self.teachers()[pair]
         codec = teacher.head.decoder
         return make_pseudo_targets(
             teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
             self.high_thr[pair], self.low_thr[pair], self.click_radius / self.stride,
-            int(codec.decode_nms_kernel), self.ramp(), self.max_pseudo_per_frame[pair])
+            int(codec.decode_nms_kernel), self.ramp(), self.max_pseudo_per_frame[pair],
+            negatives)
 
     def pair_loss(self, pair: int, logits: Tensor, teacher_logits: List[Tensor],
-                  clicks: Tensor):
+                  clicks: Tensor, negatives: Optional[Tensor] = None):
         """Pair ``pair``'s student loss (its ``logits`` (B, K, H, W)
         against its teacher's pseudo targets) and statistics;
-        ``teacher_logits``: every teacher's raw outputs."""
-        target, mask, stats = self.pseudo_targets(pair, teacher_logits[pair], clicks)
+        ``teacher_logits``: every teacher's raw outputs; ``negatives``:
+        confirmed negatives (full negative term, never pseudo labels)."""
+        target, mask, stats = self.pseudo_targets(pair, teacher_logits[pair], clicks,
+                                                  negatives)
         head = self.students()[pair].head
-        return head.loss_module(logits, target, None, mask), stats
+        if negatives is None:
+            return head.loss_module(logits, target, None, mask), stats
+        return head.loss_module(logits, target, None, mask, negatives), stats
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         # The teachers run in float32 even under mixed precision (``--amp``):
@@ -328,10 +336,11 @@ class PointSelfTraining(BaseModel):
         with torch.no_grad(), torch.autocast(inputs.device.type, enabled=False):
             t_logits = [self.teacher_logits(t, inputs.float()) for t in self.teachers()]
         clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits[0])
+        negatives = stacked_field(data_samples, 'negatives')
         losses = dict(pseudo_weight=torch.tensor(self.ramp()))
         for pair, (suffix, student) in enumerate(zip(self.pair_suffixes, self.students())):
             logits = student.head.forward(student.extract_feat(self.student_view(inputs)))
-            loss, stats = self.pair_loss(pair, logits, t_logits, clicks)
+            loss, stats = self.pair_loss(pair, logits, t_logits, clicks, negatives)
             losses[f'loss_kpt{suffix}'] = loss
             losses.update({f'{k}{suffix}': v.detach() for k, v in stats.items()})
         return losses

@@ -35,7 +35,8 @@ def disk_kernel(radius: float) -> Tensor:
 def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: float,
                         high_thr: float, low_thr: float, click_radius: float,
                         nms_kernel: int = 3, weight: float = 1.0,
-                        max_per_frame: Optional[int] = None
+                        max_per_frame: Optional[int] = None,
+                        negatives: Optional[Tensor] = None
                         ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
     """Pseudo-labelled targets from a teacher's score heatmap.
 
@@ -66,6 +67,10 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
         weight (float): Height of the pseudo Gaussians (the ramp).
         max_per_frame (int | Tensor, optional): Most pseudo peaks a frame
             may have (``None`` or negative: no limit).
+        negatives (Tensor, optional): (B, 1, H, W), > 0 at confirmed
+            negatives (points a reviewer rejected): a teacher peak within
+            ``click_radius`` of one is never a pseudo label (nor ignored:
+            the loss pushes it down).
 
     Returns:
         tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
@@ -76,6 +81,11 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
     near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
     far = ~near_click & (peaks > 0)
+    if negatives is not None:
+        disk = disk_kernel(click_radius).to(peaks)
+        near_rejected = F.conv2d((negatives > 0).float(), disk,
+                                 padding=disk.shape[-1] // 2) > 0
+        far = far & ~near_rejected
     pseudo = far & (peaks >= high_thr)
     ignore = far & (peaks >= low_thr) & ~pseudo
     doubtful = torch.zeros(pseudo.shape[0], dtype=torch.bool, device=pseudo.device)
@@ -106,7 +116,8 @@ def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:
 
 
 def select_pseudo_labels(points: np.ndarray, scores: np.ndarray, clicks: np.ndarray,
-                         thr: float, click_radius: float, cap: Optional[int] = None
+                         thr: float, click_radius: float, cap: Optional[int] = None,
+                         negatives: Optional[np.ndarray] = None
                          ) -> Tuple[np.ndarray, bool]:
     """One frame's pseudo labels among decoded predictions: the rule of
     :func:`make_pseudo_targets` in frame pixels.
@@ -120,12 +131,17 @@ def select_pseudo_labels(points: np.ndarray, scores: np.ndarray, clicks: np.ndar
             the click's own.
         cap (int, optional): Most pseudo labels a frame may have (None or
             negative: no limit); a frame over it has none.
+        negatives (np.ndarray, optional): (R, 2) confirmed negatives; a
+            prediction within ``click_radius`` of one is never a pseudo
+            label.
 
     Returns:
         tuple: ``keep`` (M,) bool, the pseudo labels; ``doubtful``: the
         frame was over the cap.
     """
     keep = (np.asarray(scores) >= thr) & ~near(points, clicks, click_radius)
+    if negatives is not None:
+        keep &= ~near(points, np.asarray(negatives).reshape(-1, 2), click_radius)
     doubtful = cap is not None and cap >= 0 and int(keep.sum()) > cap
     if doubtful:
         keep[:] = False

@@ -159,3 +159,35 @@ def test_the_click_radius_is_in_frame_pixels(monkeypatch):
         assert float(stats['pseudo_per_frame']) == expected
         assert float(target[0, 0, 10, 23]) == pytest.approx(
             max(expected, float(clicks[0, 0, 10, 23])))
+
+
+def test_confirmed_negatives_reach_the_loss_and_stop_pseudo_labels(monkeypatch):
+    # gt_fields.negatives of the samples: the teacher's confident peak on a
+    # rejected point is no pseudo label, and the student's loss there is
+    # the full negative term
+    from mmengine.structures import PixelData
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = stage_two_model(high_thr=0.5, low_thr=0.5, ramp_iters=0)
+    codec = model.student.head.decoder
+    w, h = codec.heatmap_size
+    logits = torch.full((1, 1, h, w), -8.0)
+    logits[0, 0, 30, 40] = 4.0
+    clicks = torch.zeros(1, 1, h, w)
+    negatives = torch.zeros(1, 1, h, w)
+    negatives[0, 0, 30, 41] = 1.0
+    _, _, stats = model.pseudo_targets(0, logits, clicks)
+    assert float(stats['pseudo_per_frame']) == 1.0
+    _, _, stats = model.pseudo_targets(0, logits, clicks, negatives)
+    assert float(stats['pseudo_per_frame']) == 0.0
+    # through the training step: the samples' field changes the loss
+    inputs, samples = stage_two_batch(model, 1)
+    model.train()
+    torch.manual_seed(1)  # the same student view in both steps
+    plain = model(inputs, samples, mode='loss')['loss_kpt']
+    torch.manual_seed(1)
+    again = model(inputs, samples, mode='loss')['loss_kpt']
+    samples[0].gt_fields.set_field(torch.ones(1, h, w), 'negatives')
+    torch.manual_seed(1)
+    dense = model(inputs, samples, mode='loss')['loss_kpt']
+    assert float(again) == float(plain) and float(dense) > float(plain)

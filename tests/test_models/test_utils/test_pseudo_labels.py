@@ -117,3 +117,28 @@ def test_threshold_for_count():
     assert threshold_for_count(scores, 6, 0.02) == 0.02  # fewer peaks than asked: all
     assert threshold_for_count(scores, 0.4, 0.02) == 1.0  # none asked
     assert threshold_for_count(np.zeros(0), 2, 0.05) == 0.05
+
+
+def test_no_pseudo_label_at_a_confirmed_negative():
+    # a confident teacher peak 2 px from a rejected point is neither a pseudo
+    # label nor ignored; one 4 px away still is a pseudo label
+    h = w = 20
+    sigma = 1.5
+    clicks = torch.zeros(1, 1, h, w)
+    t = torch.full((1, 1, h, w), 0.01)
+    t[0, 0, 5, 5] = 0.9
+    t[0, 0, 15, 15] = 0.9
+    negatives = torch.zeros(1, 1, h, w)
+    negatives[0, 0, 5, 7] = 1.0   # 2 px from (5, 5)
+    negatives[0, 0, 15, 11] = 1.0  # 4 px from (15, 15)
+    target, mask, stats = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0,
+                                              negatives=negatives)
+    assert target[0, 0, 5, 5] == 0 and mask[0, 0, 5, 5] == 1
+    assert target[0, 0, 15, 15] == 1.0
+    assert stats['pseudo_per_frame'] == 1 and stats['ignored_per_frame'] == 0
+    # the same rule on decoded points, frame pixels
+    from mmpose_carcinosis.models.utils import select_pseudo_labels
+    pts = np.array([[5.0, 5.0], [15.0, 15.0]])
+    keep, _ = select_pseudo_labels(pts, np.array([0.9, 0.9]), np.zeros((0, 2)), 0.5, 2.5,
+                                   negatives=np.array([[7.0, 5.0], [11.0, 15.0]]))
+    assert keep.tolist() == [False, True]
