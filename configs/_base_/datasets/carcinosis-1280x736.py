@@ -24,7 +24,7 @@ train_pipeline = [
     dict(type='PointRandomAffine', input_size=input_size,
          shift_factor=0.1, scale_factor=(0.8, 1.25), scale_type='long',
          rotate_factor=15.),
-    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='PointRandomFlip', direction='horizontal'),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs', meta_keys=meta_keys),
 ]
