@@ -188,9 +188,9 @@ def main(argv=None):
     rows = loss_rows(args.repeat, rng) + decode_rows(args.repeat, rng) + \
         encode_rows(args.repeat, rng) + metric_rows(rng)
     torch.set_num_threads(threads)
-    rows += training_step_rows('configs/demo_cpu.py', 4, 5, rng)
+    rows += training_step_rows('configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py', 4, 5, rng)
     if not args.skip_hrnet:
-        rows += training_step_rows('configs/hrnet_cragtail.py', args.hrnet_batch, 2, rng)
+        rows += training_step_rows('configs/cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py', args.hrnet_batch, 2, rng)
 
     lines = ['| step | MMPose | ms | ours | ms | ratio | goal |',
              '| --- | --- | --- | --- | --- | --- | --- |']

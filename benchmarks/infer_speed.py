@@ -20,8 +20,8 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 from common import median_time, write_outputs  # noqa: E402
-MODELS = (('demo (slim HRNet, 480x288)', 'configs/demo_cpu.py'),
-          ('HRNet-w32, 1280x736', 'configs/hrnet_cragtail.py'))
+MODELS = (('demo (slim HRNet, 480x288)', 'configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py'),
+          ('HRNet-w32, 1280x736', 'configs/cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'))
 
 
 def build(config):

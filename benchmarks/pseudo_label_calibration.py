@@ -126,7 +126,7 @@ def pseudo_quality(train, thr, radius, videos=None, cap=None, groups=None):
     false, found, total = {}, {}, {}
     for i, ((pts, scores), truth, clicks) in enumerate(train):
         keep, unclicked, hit, over = score_pseudo_labels(pts, scores, truth, clicks, thr,
-                                                          radius, cap)
+                                                          radius, cap=cap)
         hits, kept = int(hit.sum()), int(keep.sum())
         if groups is not None:
             g = np.asarray(groups[i], object)

@@ -18,7 +18,7 @@ bias); ``--preset classic`` gives the first generator (uniform clicks).
     python benchmarks/sparse_to_dense.py --ablation             # loss design
     python benchmarks/sparse_to_dense.py --seeds 0 1 2          # seed spread
     python benchmarks/sparse_to_dense.py --data-root data/carcinosis/ \\
-        --base-config configs/hrnet_cragtail.py --radius 20 --tag mydata
+        --base-config configs/cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py --radius 20 --tag mydata
 
 With ``--data-root`` the generator is skipped and your data (the
 CarcinosisDataset layout) is used as it is; the dense ceiling is trained on
@@ -38,8 +38,8 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-LOSS_CONFIGS = dict(mse='configs/hrnet_mse.py', hill='configs/hrnet_hill.py',
-                    cragtail='configs/hrnet_cragtail.py')
+LOSS_CONFIGS = dict(mse='configs/mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py', hill='configs/hill_hrnet-w32_1xb4-100e_carcinosis-1280x736.py',
+                    cragtail='configs/cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py')
 # methods of the comparison: (loss config, click budget; None: --clicks).
 # "dense" is the ceiling: Crag and Tail with every nodule labelled.
 METHODS = dict(mse=('mse', None), hill=('hill', None),
@@ -66,7 +66,7 @@ def parse_args(argv=None):
     p.add_argument('--click-bias', choices=('salient', 'uniform'),
                    help='annotator model of the generated clicks (default: '
                    'the preset\'s: varied salient, classic uniform)')
-    p.add_argument('--base-config', default='configs/demo_cpu.py',
+    p.add_argument('--base-config', default='configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py',
                    help='network, schedule and data pipeline for every run')
     p.add_argument('--data-root', help='your data set; default: generate one')
     p.add_argument('--clicks', default='1-5',
@@ -246,12 +246,72 @@ def run_config(args, loss, data_root, work, overrides=None, seed=0, config=None)
 NEUTRAL_HOOKS = ('ScoreThresholdHook', )
 
 
+# top-level names the Runner does not read (variables of the config files,
+# imports), which changed when the configs were split into ``_base_/``
+CONFIG_ONLY_KEYS = ('data_mode', 'semi_train_cfg', 'semi_test_cfg', 'self_training',
+                    'stage_two_hooks',
+                    'custom_hooks_ema', 'custom_hooks_rounds', 'custom_imports')
+
+
+def _drop_default_scope(node):
+    """Remove ``_scope_='mmpose'`` markers (MMPose is the default scope;
+    configs inheriting ``mmpose::`` files carry them) in place."""
+    if isinstance(node, dict):
+        if node.get('_scope_') == 'mmpose':
+            node.pop('_scope_')
+        for value in node.values():
+            _drop_default_scope(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _drop_default_scope(value)
+
+
+def semi_form(model):
+    """A stage-two model config in today's form (``semi_train_cfg`` with
+    every option, ``init_cfg`` for the stage-one checkpoint), also from the
+    former flat form (``stage_one``, ``click_radius`` in heatmap pixels,
+    ``cross``), so that committed runs of either form compare equal when
+    they train the same model."""
+    from mmpose_carcinosis.models.pose_estimators.point_self_training import (
+        SEMI_TEST_DEFAULTS, SEMI_TRAIN_DEFAULTS)
+    from mmpose_carcinosis.utils import point_network_cfg
+    model = copy.deepcopy(model)
+    train = dict(copy.deepcopy(SEMI_TRAIN_DEFAULTS), **model.pop('semi_train_cfg', {}))
+    test = dict(SEMI_TEST_DEFAULTS, **model.pop('semi_test_cfg', {}))
+    codec = point_network_cfg(model).head.decoder
+    stride = codec.input_size[0] / codec.heatmap_size[0]
+    for key in SEMI_TRAIN_DEFAULTS:
+        if key in model:
+            train[key] = model.pop(key) * (stride if key == 'click_radius' else 1)
+    if 'predict_on' in model:
+        test['predict_on'] = model.pop('predict_on')
+    if 'stage_one' in model:
+        model.init_cfg = dict(type='Pretrained', checkpoint=model.pop('stage_one'))
+    cross = model.pop('cross', None)
+    if cross is not None:
+        model.type = 'PointCrossTraining'
+        model.partner_load_from = cross.get('stage_one')
+        train.update(cross_weight=cross.get('weight', 0.5),
+                     cross_temperature=cross.get('temperature', 4.0))
+    if model.type == 'PointCrossTraining':
+        train.setdefault('cross_weight', 0.5)
+        train.setdefault('cross_temperature', 4.0)
+    model.semi_train_cfg, model.semi_test_cfg = train, test
+    return model
+
+
 def neutral(cfg):
     """A copy of ``cfg`` without the hooks of ``NEUTRAL_HOOKS`` and the
     settings that do not change what a CPU run trains or how it is tested:
-    cuDNN's kernel choice, the (disabled) learning-rate scaling rule and
-    the path the test curve is written to."""
+    cuDNN's kernel choice, the (disabled) learning-rate scaling rule, the
+    path the test curve is written to, the config files' own variables and
+    the default scope; stage-two models in one form (:func:`semi_form`)."""
     cfg = copy.deepcopy(cfg)
+    for key in CONFIG_ONLY_KEYS:
+        cfg.pop(key, None)
+    _drop_default_scope(cfg)
+    if cfg.get('model', {}).get('type') in ('PointSelfTraining', 'PointCrossTraining'):
+        cfg.model = semi_form(cfg.model)
     if cfg.get('custom_hooks'):
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') not in NEUTRAL_HOOKS]
     cfg.get('env_cfg', {}).pop('cudnn_benchmark', None)

@@ -10,7 +10,7 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   schedule as stage two (same epochs, optimiser, learning rate);
 - ``splc``: the same continuation with SPLC's online flip
   (``SPLCCragTailLoss``, tau 0.6): the single-network alternative;
-- ``stage2``: ``configs/demo_cpu_stage2.py`` (frozen flip-test teacher)
+- ``stage2``: ``configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py`` (frozen flip-test teacher)
   from that checkpoint; ``stage2_noflip``: the teacher without the flip
   test; ``stage2_ema``: an EMA teacher (MMDetection's ``MeanTeacherHook``);
   ``stage2_rounds``: the teacher replaced by the best student every 5
@@ -58,7 +58,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 import sparse_to_dense as s2d  # noqa: E402
 
-STAGE2_CONFIG = 'configs/demo_cpu_stage2.py'
+STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
 METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_noflip', 'stage2_ema', 'stage2_rounds',
            'stage2_noband', 'stage2_count', 'stage2_cross', 'dense')
 
@@ -84,7 +84,7 @@ def parse_args(argv=None):
                    help='extra config overrides for every run (as sparse_to_dense.py)')
     p.add_argument('--topk', type=int, help='most points decoded per frame '
                    '(as sparse_to_dense.py --topk)')
-    p.add_argument('--base-config', default='configs/demo_cpu.py',
+    p.add_argument('--base-config', default='configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py',
                    help='stage one\'s config (as sparse_to_dense.py --base-config)')
     p.add_argument('--s2d-tag', default='sparse_to_dense',
                    help='with --data-root: the sparse-to-dense run\'s --tag, whose '
@@ -118,8 +118,8 @@ def flip_test(work, run_cfg, extra_options=()):
             saved = json.load(f)
         if saved.get('checkpoint') == ckpt and saved.get('mtime') == stamp:
             return saved['row']
-    model = Config.fromfile(run_cfg).model
-    key = 'model.detector.test_cfg' if 'detector' in model else 'model.test_cfg'
+    from mmpose_carcinosis.utils import point_network_key
+    key = point_network_key(Config.fromfile(run_cfg).model, 'test_cfg')
     out = osp.join(work, 'flip_test')
     test = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), run_cfg, ckpt,
             '--work-dir', out]
@@ -157,6 +157,26 @@ def flip_markdown(rows):
         lines.append(f'| {m} | {" ".join(str(r["seed"]) for r in sel)} | ' +
                      ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
+
+
+#: methods trained from their own config: the stage-two config's name with
+#: this prefix instead of ``selftrain_`` (configs/selftrain-ema_..., ...)
+VARIANT_PREFIX = {'stage2_ema': 'selftrain-ema_', 'stage2_rounds': 'selftrain-rounds_',
+                  'stage2_cross': 'crosstrain_'}
+
+
+def variant_config(stage2_config: str, method: str) -> str:
+    """The config of ``method``: ``stage2_config`` itself, or its
+    ``selftrain-ema_`` / ``selftrain-rounds_`` / ``crosstrain_`` sibling."""
+    prefix = VARIANT_PREFIX.get(method)
+    if prefix is None:
+        return stage2_config
+    name = osp.basename(stage2_config)
+    path = osp.join(osp.dirname(stage2_config), name.replace('selftrain_', prefix, 1))
+    if not name.startswith('selftrain_') or not osp.isfile(path):
+        raise SystemExit(f'{method} trains from {path}, the {prefix} sibling of '
+                         f'{stage2_config}: no such file')
+    return path
 
 
 def pseudo_quality(work, suffix=''):
@@ -252,29 +272,27 @@ def main(argv=None):
                 row, curve = s2d.train_and_test(bench, 'cragtail', data_root, work, over,
                                                 label=method, seed=seed)
             else:
-                over = {'model.stage_one': ckpt}
-                hooks = {'stage2_ema': stage2.custom_hooks_ema,
-                         'stage2_rounds': stage2.custom_hooks_rounds}.get(method)
+                config = variant_config(args.stage2_config, method)
+                variant = Config.fromfile(config)
+                over = {'model.init_cfg.checkpoint': ckpt}
                 change = {'stage2_noband': dict(low_ratio=1.0),
                           'stage2_count': dict(rule='count', per_frame='clicks')}.get(method)
-                if change:
-                    hooks = [dict(h, **change) if h['type'] == 'PseudoThresholdHook'
-                             else h for h in stage2.custom_hooks]
-                hooks = hooks or stage2.custom_hooks
+                hooks = [dict(h, **change) if change and h['type'] == 'PseudoThresholdHook'
+                         else h for h in variant.custom_hooks]
                 if not s2d.has_dense_train(data_root):
                     # no dense truth of the training frames to score pseudo labels
                     hooks = [h for h in hooks if h['type'] != 'PseudoLabelQualityHook']
                 elif args.radius:
                     hooks = [dict(h, radius=args.radius) if h['type'] == 'PseudoLabelQualityHook'
                              else h for h in hooks]
-                if hooks != stage2.custom_hooks:
+                if hooks != variant.custom_hooks:
                     over['custom_hooks'] = [dict(h) for h in hooks]
                 if method == 'stage2_noflip':
-                    over['model.teacher_flip'] = False
+                    over['model.semi_train_cfg.teacher_flip'] = False
                 if method == 'stage2_cross':
-                    over['model.cross'] = dict(stage_one=partner, weight=0.5, temperature=4.0)
+                    over['model.partner_load_from'] = partner
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
-                                                seed=seed, config=args.stage2_config)
+                                                seed=seed, config=config)
                 quality = pseudo_quality(work)
                 if method == 'stage2_cross':
                     quality.update(pseudo_quality(work, '_b'))

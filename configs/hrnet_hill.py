@@ -1,7 +1,2 @@
-# Ablation baseline: the Hill loss adaptation (focal positives with margin,
-# Hill-weighted negatives, no reinforcement term).
-_base_ = ['./hrnet_cragtail.py']
-model = dict(
-    head=dict(
-        loss=dict(_delete_=True, type='HillLoss', gamma=2.0, lam=1.5,
-                  margin=1.0, pos_thr=0.0, pos_weight='target')))
+# Deprecated alias of hill_hrnet-w32_1xb4-100e_carcinosis-1280x736.py (kept for one release; use the new name).
+_base_ = ['./hill_hrnet-w32_1xb4-100e_carcinosis-1280x736.py']

@@ -1,13 +1,2 @@
-# Ablation baseline: plain heatmap regression (MSE on the Gaussian heatmap,
-# MMPose's KeypointMSELoss), the output read directly as scores.
-_base_ = ['./hrnet_cragtail.py']
-model = dict(
-    head=dict(
-        score_activation=None,
-        loss=dict(_delete_=True, type='KeypointMSELoss',
-                  use_target_weight=False),
-        init_cfg=[
-            dict(type='Normal', layer=['Conv2d', 'ConvTranspose2d'],
-                 std=0.001),
-            dict(type='Constant', layer='BatchNorm2d', val=1),
-        ]))
+# Deprecated alias of mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py (kept for one release; use the new name).
+_base_ = ['./mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py']

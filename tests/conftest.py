@@ -1,9 +1,12 @@
 import json
+import os.path as osp
 import sys
 
 import pytest
 
-import helpers
+# the shared helpers (tests/helpers.py) for test modules in every subfolder
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import helpers  # noqa: E402
 
 import mmpose_carcinosis  # noqa: F401  (registers the plugin)
 from mmpose.utils import register_all_modules  # noqa: E402

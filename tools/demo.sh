@@ -16,11 +16,11 @@ if [ ! -f "$DATA/annotations/test.json" ]; then
       --nodule-radius 2 8   # the benchmark's frames: varied preset, salient clicks
 fi
 echo "== training stage one and stage two (CPU, about 15 minutes; logs in $WORK)"
-PYTHON="$PYTHON" tools/train_two_stage.sh configs/demo_cpu.py configs/demo_cpu_stage2.py \
+PYTHON="$PYTHON" tools/train_two_stage.sh configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py \
     "$WORK" "$@"
 for stage in 1 2; do
-  config=configs/demo_cpu.py
-  [ $stage = 1 ] || config=configs/demo_cpu_stage2.py
+  config=configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py
+  [ $stage = 1 ] || config=configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py
   ckpt=$(cat "$WORK/stage$stage/last_checkpoint")
   thr=$("$PYTHON" -c "import sys, mmpose_carcinosis; from mmpose_carcinosis.utils import stored_score_thr; print(stored_score_thr(sys.argv[1])[0] or 0.1)" "$ckpt")
   echo "== testing $ckpt on the dense test split at its validation threshold $thr"

@@ -132,7 +132,7 @@ def register():
 
         def after_train(self, runner):
             model = unwrap_model(runner)
-            thr = list(model.thresholds('')) if hasattr(model, 'thresholds') else None
+            thr = list(model.thresholds(0)) if hasattr(model, 'thresholds') else None
             per_rank = all_gather_object(thr)
             rank, world = get_dist_info()
             t = self.times
@@ -248,13 +248,13 @@ def main(argv=None):
     os.makedirs(args.work_dir, exist_ok=True)
     if args.dry_run:
         iters, batch = 2, 2
-        configs = ('configs/demo_cpu.py', 'configs/demo_cpu_stage2.py')
+        configs = ('configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py', 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
         data = make_data(osp.join(args.work_dir, 'data_480'), (480, 270), train_videos=1)
         gpus = args.gpus or 2
         extra = []
     else:
         iters, batch = args.iters, 4
-        configs = ('configs/hrnet_cragtail.py', 'configs/hrnet_cragtail_stage2.py')
+        configs = ('configs/cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py', 'configs/selftrain_cragtail_hrnet-w32_1xb4-30e_carcinosis-1280x736.py')
         data = make_data(osp.join(args.work_dir, 'data_1280'), (1280, 720), train_videos=2)
         gpus = args.gpus or torch.cuda.device_count()
         extra = ['model.backbone.init_cfg=None']
@@ -267,7 +267,7 @@ def main(argv=None):
                                                 precision, opts)
     ckpt = osp.abspath(osp.join(args.work_dir, 'stage1_fp32', f'epoch_{epochs}.pth'))
     stage2 = [o.replace('model.backbone', 'model.detector.backbone') for o in opts] + [
-        f'model.stage_one={ckpt}']
+        f'model.init_cfg.checkpoint={ckpt}']
     for precision in ('fp32', 'fp16'):
         results[f'stage2_{precision}'] = launch(args, f'stage2_{precision}', configs[1],
                                                 precision, stage2)

@@ -28,6 +28,15 @@ that no video is in two splits. Images are referenced, not copied:
 with ``--copy-images``). The result is checked by the dataset's parser;
 malformed input stops with an error naming the file and the record, and
 non-point shapes are skipped with a count.
+
+Review answers (the labels of :mod:`mmpose_carcinosis.datasets.review`,
+exported by ``tools/propose.py``): ``carcinosis`` points are positives,
+``not-carcinosis`` points confirmed negatives (``"negative": true``),
+``proposal`` points left as they are unanswered (ignored, counted), and a
+frame flagged ``reviewed`` is dense (``"dense": true``). With ``--update
+ANN_FILE`` the answers replace the annotations of the frames they cover in
+that file (an answered frame it does not hold is an error), written as
+``DATA_ROOT/annotations/NAME.json`` (never over an existing file).
 """
 import argparse
 import csv
@@ -48,88 +57,11 @@ CATEGORIES = [dict(id=1, name='carcinosis', supercategory='lesion',
                    keypoints=['carcinosis'], skeleton=[])]
 
 
-class ClickImportError(ValueError):
-    """Malformed input; the message names the file and the record."""
+from mmpose_carcinosis.datasets.review import (ReviewFormatError, new_frame, parse_number,
+                                              read_cvat, read_labelme, split_answers)
 
-
-def _number(text, file, where, what):
-    try:
-        v = float(text)
-    except (TypeError, ValueError):
-        raise ClickImportError(f'{file}: {where}: {what} {text!r} is not a number') from None
-    if not np.isfinite(v):
-        raise ClickImportError(f'{file}: {where}: {what} {text!r} is not finite')
-    return v
-
-
-def read_cvat(path, labels, skipped):
-    """{relative image path: dict(width, height, points=[(x, y, group)])}"""
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as e:
-        raise ClickImportError(f'{path}: not valid XML ({e})') from None
-    frames = {}
-    for i, img in enumerate(root.iter('image')):
-        name = img.get('name')
-        where = f'image[{i}] (name={name!r})'
-        if not name:
-            raise ClickImportError(f'{path}: {where}: no "name" attribute')
-        w = _number(img.get('width'), path, where, 'width')
-        h = _number(img.get('height'), path, where, 'height')
-        pts = []
-        for child in img:
-            if child.tag != 'points':
-                skipped[child.tag] += 1
-                continue
-            if labels and child.get('label') not in labels:
-                skipped[f'label {child.get("label")}'] += 1
-                continue
-            text = child.get('points', '')
-            for pair in filter(None, text.split(';')):
-                xy = pair.split(',')
-                if len(xy) != 2:
-                    raise ClickImportError(f'{path}: {where}: points {text!r} is not '
-                                       '"x1,y1;x2,y2;..."')
-                pts.append((_number(xy[0], path, where, 'x'),
-                            _number(xy[1], path, where, 'y'), None))
-        frames[name] = dict(width=w, height=h, points=pts, source=f'{path}: {where}')
-    return frames
-
-
-def read_labelme(path, images_root, labels, skipped):
-    try:
-        with open(path, encoding='utf-8') as f:
-            d = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ClickImportError(f'{path}: not valid JSON ({e})') from None
-    for key in ('imagePath', 'shapes'):
-        if key not in d:
-            raise ClickImportError(f'{path}: top level: missing key {key!r}')
-    # LabelMe stores imagePath relative to the JSON file
-    image = osp.normpath(osp.join(osp.dirname(path), d['imagePath']))
-    name = osp.relpath(image, images_root)
-    if name.startswith('..'):
-        raise ClickImportError(f'{path}: imagePath {d["imagePath"]!r} ({image}) is outside '
-                           f'--images-root {images_root}')
-    w = _number(d.get('imageWidth'), path, 'top level', 'imageWidth')
-    h = _number(d.get('imageHeight'), path, 'top level', 'imageHeight')
-    pts = []
-    for j, shape in enumerate(d['shapes']):
-        where = f'shapes[{j}] (label={shape.get("label")!r})'
-        if shape.get('shape_type', 'polygon') != 'point':
-            skipped[shape.get('shape_type', 'polygon')] += 1
-            continue
-        if labels and shape.get('label') not in labels:
-            skipped[f'label {shape.get("label")}'] += 1
-            continue
-        p = shape.get('points')
-        if not isinstance(p, list) or len(p) != 1 or not isinstance(p[0], list) \
-                or len(p[0]) != 2:
-            raise ClickImportError(f'{path}: {where}: a point shape needs points [[x, y]], '
-                               f'got {p!r}')
-        pts.append((_number(p[0][0], path, where, 'x'), _number(p[0][1], path, where, 'y'),
-                    None))
-    return {name: dict(width=w, height=h, points=pts, source=path)}
+#: malformed input; the message names the file and the record
+ClickImportError = ReviewFormatError
 
 
 def read_csv(path, skipped):
@@ -145,13 +77,14 @@ def read_csv(path, skipped):
             name = (row['image'] or '').strip()
             if not name:
                 raise ClickImportError(f'{path}: {where}: empty image')
-            fr = frames.setdefault(name, dict(width=None, height=None, points=[],
-                                              source=f'{path}: {where}'))
+            fr = frames.setdefault(name, dict(new_frame(None, None, f'{path}: {where}'),
+                                              groups=[]))
             x, y = (row['x'] or '').strip(), (row['y'] or '').strip()
             if not x and not y:
                 continue  # a frame without clicks
-            fr['points'].append((_number(x, path, where, 'x'), _number(y, path, where, 'y'),
-                                 (row.get('group') or '').strip() or None))
+            fr['points'].append((parse_number(x, path, where, 'x'),
+                                 parse_number(y, path, where, 'y'), 'carcinosis', None))
+            fr['groups'].append((row.get('group') or '').strip() or None)
     return frames
 
 
@@ -193,7 +126,26 @@ def image_size(path):
         raise ClickImportError(f'{path}: cannot read the image size ({e})') from None
 
 
-def build(frames, names, video_ids, images_root):
+def frame_annotations(fr, img_id, first_id, skipped=None):
+    """The COCO annotations of one frame record: its positives (with their
+    groups, from a CSV) and its confirmed negatives (``"negative": true``),
+    ids from ``first_id``."""
+    pos, neg, _ = split_answers(fr, skipped)
+    groups = fr.get('groups') or [None] * len(pos)
+    anns = []
+    for (x, y), group, negative in [(p, g, False) for p, g in zip(pos.tolist(), groups)] + \
+            [(p, None, True) for p in neg.tolist()]:
+        ann = dict(id=first_id + len(anns), image_id=img_id, category_id=1,
+                   keypoints=[x, y, 2], num_keypoints=1, iscrowd=0)
+        if group is not None:
+            ann['group'] = group
+        if negative:
+            ann['negative'] = True
+        anns.append(ann)
+    return anns
+
+
+def build(frames, names, video_ids, images_root, skipped=None):
     """One annotation file (the project's format) for the frames ``names``."""
     images, anns = [], []
     by_video = {}
@@ -208,13 +160,45 @@ def build(frames, names, video_ids, images_root):
             images.append(dict(id=img_id, file_name=name, width=fr['width'],
                                height=fr['height'], video_id=vid, frame_id=f,
                                video=video_ids[name][1]))
-            for x, y, group in fr['points']:
-                ann = dict(id=len(anns) + 1, image_id=img_id, category_id=1,
-                           keypoints=[x, y, 2], num_keypoints=1, iscrowd=0)
-                if group is not None:
-                    ann['group'] = group
-                anns.append(ann)
+            if fr.get('reviewed'):
+                images[-1]['dense'] = True
+            anns += frame_annotations(fr, img_id, len(anns) + 1, skipped)
     return dict(images=images, annotations=anns, categories=CATEGORIES)
+
+
+def update_with_answers(base_file, frames, skipped=None):
+    """``base_file``'s annotations with each answered frame's replaced by
+    its answers (positives, confirmed negatives; ``dense`` if reviewed).
+    Every other frame and record is kept as it is.
+
+    Raises:
+        ClickImportError: an answered frame that ``base_file`` does not
+            hold, naming the answer's file and record.
+    """
+    with open(base_file, encoding='utf-8') as f:
+        base = json.load(f)
+    by_name = {img['file_name']: img for img in base['images']}
+    for name, fr in frames.items():
+        if name not in by_name:
+            raise ClickImportError(f'{fr["source"]}: image {name!r} is not a frame of '
+                                   f'{base_file}')
+    answered = {by_name[n]['id']: fr for n, fr in frames.items()}
+    anns = [a for a in base['annotations'] if a['image_id'] not in answered]
+    next_id = max([a['id'] for a in base['annotations'] if isinstance(a['id'], int)],
+                  default=0) + 1
+    for img_id, fr in answered.items():
+        new = frame_annotations(fr, img_id, next_id, skipped)
+        next_id += len(new)
+        anns += new
+    images = []
+    for img in base['images']:
+        fr = answered.get(img['id'])
+        if fr is not None and fr.get('reviewed'):
+            img = dict(img, dense=True)
+        images.append(img)
+    order = {img['id']: i for i, img in enumerate(images)}
+    anns.sort(key=lambda a: order[a['image_id']])  # stable: the base's order first
+    return dict(base, images=images, annotations=anns)
 
 
 def collect_inputs(fmt, inputs):
@@ -232,8 +216,12 @@ def collect_inputs(fmt, inputs):
 
 
 def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train',
-                  video_pattern=None, labels=None, copy_images=False, log=print):
-    """Convert, write ``out/annotations/*.json``; return {file: (frames, points)}."""
+                  video_pattern=None, labels=None, copy_images=False, log=print,
+                  update=None):
+    """Convert, write ``out/annotations/*.json``; return {file: (frames, points)}.
+    With ``update`` (an annotation file): a reviewer's answers replace the
+    annotations of the frames they cover (:func:`update_with_answers`),
+    written as ``out/annotations/<name>.json``, never over an existing file."""
     from mmpose_carcinosis.datasets import parse_carcinosis_annotations
     images_root = osp.abspath(images_root)
     skipped, frames = Counter(), {}
@@ -251,6 +239,25 @@ def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train
             frames[key] = fr
     if not frames:
         raise ClickImportError(f'no annotated images in {inputs}')
+    if update is not None:
+        from mmpose_carcinosis.datasets import parse_carcinosis_annotations
+        path = osp.join(out, 'annotations', f'{name}.json')
+        if osp.exists(path):
+            raise ClickImportError(f'{path} exists: give another --name (answers are '
+                                   'written beside the file they update, never over one)')
+        data = update_with_answers(update, frames, skipped)
+        parse_carcinosis_annotations(data, path)  # the dataset's own checks
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(data, f)
+        n_neg = sum(bool(a.get('negative')) for a in data['annotations'])
+        n_dense = sum(bool(i.get('dense')) for i in data['images'])
+        log(f'{path}: {len(frames)} answered frame(s) of {len(data["images"])}, '
+            f'{len(data["annotations"]) - n_neg} points, {n_neg} confirmed negatives, '
+            f'{n_dense} dense frame(s)')
+        if skipped:
+            log('skipped: ' + ', '.join(f'{k} {v}' for k, v in sorted(skipped.items())))
+        return {path: (len(data['images']), len(data['annotations']))}
     pattern = re.compile(video_pattern) if video_pattern else None
     video_name = {n: video_of(n, pattern) for n in frames}
     videos = sorted(set(video_name.values()), key=natural_key)
@@ -265,7 +272,7 @@ def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train
     os.makedirs(osp.join(out, 'annotations'), exist_ok=True)
     summary = {}
     for split_name, names in outputs.items():
-        data = build(frames, names, video_ids, images_root)
+        data = build(frames, names, video_ids, images_root, skipped)
         path = osp.join(out, 'annotations', f'{split_name}.json')
         parse_carcinosis_annotations(data, path)  # the dataset's own checks
         with open(path, 'w') as f:
@@ -275,7 +282,7 @@ def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train
         log(f'{path}: {len(data["images"])} frames of {n_vid} video(s), '
             f'{len(data["annotations"])} points')
     if skipped:
-        log('skipped (not point clicks): ' + ', '.join(f'{k} {v}' for k, v in
+        log('skipped: ' + ', '.join(f'{k} {v}' for k, v in
                                                        sorted(skipped.items())))
     link = osp.join(out, 'images')
     if copy_images:
@@ -304,12 +311,16 @@ def main(argv=None):
                    'group "video" (or the first group) names the video')
     p.add_argument('--label', nargs='+', help='import only these labels')
     p.add_argument('--copy-images', action='store_true')
+    p.add_argument('--update', metavar='ANN_FILE',
+                   help="a reviewer's answers (tools/propose.py's export, edited) replace "
+                   'the annotations of the frames they cover in this file; written as '
+                   'DATA_ROOT/annotations/NAME.json')
     args = p.parse_args(argv)
     from mmpose_carcinosis.datasets import AnnotationError
     try:
         import_clicks(args.format, args.inputs, args.images_root, args.out, args.split,
                       args.seed, args.name, args.video_pattern, args.label,
-                      args.copy_images)
+                      args.copy_images, update=args.update)
     except (ClickImportError, AnnotationError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train a model with MMEngine's Runner (MMPose's tools/train.py interface).
 
-    python tools/train.py configs/hrnet_cragtail.py [--work-dir DIR]
+    python tools/train.py configs/cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py [--work-dir DIR]
         [--resume [CKPT]] [--amp] [--cfg-options k=v ...] [--launcher pytorch]
 
 Multi-process: tools/dist_train.sh CONFIG NPROC [args]. Without a GPU,

@@ -5,7 +5,7 @@
 # the stage-one model) in WORK_DIR/stage1 and WORK_DIR/stage2. The stage-one
 # checkpoint handed over is its last one; --resume continues whichever stage
 # was interrupted (a finished stage one is not trained again).
-#   tools/train_two_stage.sh configs/demo_cpu.py configs/demo_cpu_stage2.py work_dirs/two_stage
+#   tools/train_two_stage.sh configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py work_dirs/two_stage
 set -euo pipefail
 STAGE1=$1
 STAGE2=$2
@@ -33,9 +33,9 @@ added=0
 for a in "$@"; do
   args+=("$a")
   if [ "$a" = "--cfg-options" ] && [ $added = 0 ]; then
-    args+=("model.stage_one=$last")
+    args+=("model.init_cfg.checkpoint=$last")
     added=1
   fi
 done
-[ $added = 1 ] || args+=(--cfg-options "model.stage_one=$last")
+[ $added = 1 ] || args+=(--cfg-options "model.init_cfg.checkpoint=$last")
 "$PYTHON" "$DIR/train.py" "$STAGE2" --work-dir "$WORK/stage2" "${args[@]}"

@@ -12,18 +12,18 @@ def point_network_config(cfg):
     """The network that predicts, as a plain model config, and the prefix of
     its weights in the checkpoint: ``cfg.model`` itself (``''``), or for a
     stage-two config (a ``PointSelfTraining`` wrapper) its ``detector``
-    with the wrapper's data preprocessor and ``'<predict_on>.'`` (the
-    student by default)."""
+    with the wrapper's data preprocessor and ``'<semi_test_cfg.predict_on>.'``
+    (the student by default)."""
     import copy
 
-    from mmpose_carcinosis.utils import point_network_cfg
+    from mmpose_carcinosis.utils import point_network_cfg, predicting_prefix
     model = cfg.model
     net = copy.deepcopy(point_network_cfg(model))
     if 'detector' not in model:
         return net, ''
     if model.get('data_preprocessor'):
         net.data_preprocessor = copy.deepcopy(model.data_preprocessor)
-    return net, f"{model.get('predict_on', 'student')}."
+    return net, predicting_prefix(model)
 
 
 def load_point_weights(model, checkpoint: str, prefix: str = '') -> dict:

@@ -47,9 +47,22 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
             to 0.1.
         decode_subpixel (bool): Refine peaks to sub-pixel positions.
             Defaults to True.
+        negative_radius (float, optional): Heatmap pixels around a
+            confirmed negative (a reviewer's rejection) marked in the
+            ``negatives`` map. Defaults to ``radius_sigmas * sigma`` (the
+            extent of a click's Gaussian).
+
+    Confirmed negatives: with ``negative_keypoints`` (R, 2) and ``dense``
+    in the sample (:class:`CarcinosisDataset` gives both; MMPose's
+    ``GenerateTarget`` passes them, :attr:`auxiliary_encode_keys`),
+    :meth:`encode` also returns ``negatives`` (K, H, W): 1 within
+    ``negative_radius`` of each, everywhere on a dense frame, else 0; it is
+    packed into ``gt_fields.negatives``, where the head's loss gives those
+    pixels the full negative term.
     """
 
-    field_mapping_table = dict(heatmaps='heatmaps')
+    auxiliary_encode_keys = {'negative_keypoints', 'dense'}
+    field_mapping_table = dict(heatmaps='heatmaps', negatives='negatives')
 
     def __init__(self,
                  input_size: Tuple[int, int],
@@ -60,7 +73,8 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
                  decode_nms_kernel: int = 5,
                  decode_topk: int = 30,
                  decode_thr: float = 0.1,
-                 decode_subpixel: bool = True):
+                 decode_subpixel: bool = True,
+                 negative_radius: Optional[float] = None):
         super().__init__()
         if merge not in ('max', 'sum'):
             raise ValueError(f'merge must be "max" or "sum", got {merge!r}')
@@ -74,6 +88,8 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
         self.sigma = float(sigma)
         self.merge = merge
         self.radius = int(np.ceil(radius_sigmas * sigma))
+        self.negative_radius = float(radius_sigmas * sigma if negative_radius is None
+                                     else negative_radius)
         self.decode_nms_kernel = decode_nms_kernel
         self.decode_topk = decode_topk
         self.decode_thr = decode_thr
@@ -95,7 +111,9 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
 
     def encode(self,
                keypoints: np.ndarray,
-               keypoints_visible: Optional[np.ndarray] = None) -> dict:
+               keypoints_visible: Optional[np.ndarray] = None,
+               negative_keypoints: Optional[np.ndarray] = None,
+               dense: Optional[bool] = None) -> dict:
         """Encode points into heatmaps.
 
         Args:
@@ -103,11 +121,47 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
                 shape (N, K, 2). N may be 0.
             keypoints_visible (np.ndarray, optional): Shape (N, K); points
                 with visibility <= 0 are ignored.
+            negative_keypoints (np.ndarray, optional): (R, 2) confirmed
+                negatives, input-image coordinates.
+            dense (bool, optional): Every nodule of the frame is marked.
 
         Returns:
             dict: ``heatmaps`` (np.ndarray) of shape (K, H, W), float32,
-            values in [0, 1].
+            values in [0, 1]; with ``negative_keypoints`` or ``dense`` given,
+            also ``negatives`` (K, H, W) float32 in {0, 1}.
         """
+        out = self._encode_points(keypoints, keypoints_visible)
+        if negative_keypoints is not None or dense is not None:
+            out['negatives'] = self.encode_negatives(
+                negative_keypoints, bool(dense), out['heatmaps'].shape[0])
+        return out
+
+    def encode_negatives(self, negative_keypoints: Optional[np.ndarray], dense: bool,
+                         num_classes: int = 1) -> np.ndarray:
+        """(K, H, W) float32: 1 within :attr:`negative_radius` heatmap
+        pixels of each of ``negative_keypoints`` (R, 2, input-image
+        coordinates), everywhere if ``dense``."""
+        W, H = self.heatmap_size
+        if dense:
+            return np.ones((num_classes, H, W), np.float32)
+        neg = np.zeros((H, W), np.float32)
+        mu = np.asarray(negative_keypoints if negative_keypoints is not None else
+                        np.zeros((0, 2)), np.float32).reshape(-1, 2) / self.scale_factor
+        if len(mu):
+            r = int(np.ceil(self.negative_radius))
+            offs = np.arange(-r, r + 1)
+            c = np.round(mu).astype(np.int64)
+            xs = c[:, 0, None, None] + offs[None, None, :]  # (R, 1, 2r+1)
+            ys = c[:, 1, None, None] + offs[None, :, None]  # (R, 2r+1, 1)
+            xs, ys = np.broadcast_arrays(xs, ys)
+            d2 = (xs - mu[:, 0, None, None])**2 + (ys - mu[:, 1, None, None])**2
+            ok = (d2 <= self.negative_radius**2) & (xs >= 0) & (xs < W) & (ys >= 0) & (ys < H)
+            neg[ys[ok], xs[ok]] = 1.0
+        return np.repeat(neg[None], num_classes, axis=0)
+
+    def _encode_points(self, keypoints: np.ndarray,
+                       keypoints_visible: Optional[np.ndarray]) -> dict:
+        """The ``heatmaps`` of :meth:`encode`."""
         keypoints = np.asarray(keypoints, dtype=np.float32)
         N, K = keypoints.shape[:2]
         W, H = self.heatmap_size

@@ -37,9 +37,11 @@ class CarcinosisDataset(BaseCocoStyleDataset):
     Annotation file (COCO keypoints, one keypoint per annotation)::
 
         images:      [{id, file_name (relative to data_prefix.img), width,
-                       height, video_id (optional), frame_id (optional)}]
+                       height, video_id (optional), frame_id (optional),
+                       dense (optional bool)}]
         annotations: [{id, image_id, category_id: 1, keypoints: [x, y, v],
-                       num_keypoints: 1, group (optional str)}]
+                       num_keypoints: 1, group (optional str),
+                       negative (optional bool)}]
         categories:  [{id: 1, name: "carcinosis",
                        keypoints: ["carcinosis"], skeleton: []}]
 
@@ -50,6 +52,12 @@ class CarcinosisDataset(BaseCocoStyleDataset):
     anatomical region; the metric reports recall per group; add ``'group'``
     to the pipeline's ``meta_keys`` to pass it on), ``img_id``,
     ``img_path``, ``width``, ``height``, ``video_id``, ``frame_id``.
+
+    A reviewer's answers (docs/review.md) add ``negative: true``
+    annotations, confirmed negatives (a rejected proposal: certainly not a
+    nodule), which are not points of the frame but ``negative_keypoints``
+    (R, 2) float32, and ``dense: true`` images (every nodule marked), as the
+    sample's ``dense`` (default False).
 
     Malformed files raise :class:`AnnotationError` naming the file and the
     record. Points outside their frame are dropped with one counted warning.
@@ -168,6 +176,8 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
         for k in ('width', 'height'):
             if not isinstance(img[k], Number) or not img[k] > 0:
                 _fail(ann_file, where, f'{k} must be a positive number, got {img[k]!r}')
+        if not isinstance(img.get('dense', False), bool):
+            _fail(ann_file, where, f'dense must be true or false, got {img["dense"]!r}')
         img_index[img['id']] = i
 
     # validate annotations; collect points into flat arrays
@@ -191,6 +201,8 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
                 or not np.isfinite(np.asarray(kp, dtype=np.float64)).all()):
             _fail(ann_file, where, 'keypoints must be [x, y, v] with finite '
                   f'numbers (one keypoint per annotation), got {kp!r}')
+        if not isinstance(ann.get('negative', False), bool):
+            _fail(ann_file, where, f'negative must be true or false, got {ann["negative"]!r}')
         if not isinstance(ann.get('group', ''), str):
             _fail(ann_file, where, 'group must be a string (e.g. "faint"), '
                   f'got {ann["group"]!r}')
@@ -210,17 +222,15 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
     if (~labelled).any():
         logger.info(f'{ann_file}: ignored {int((~labelled).sum())} '
                     'annotation(s) with visibility 0')
-    keep = labelled & ~outside
-
-    order = np.argsort(owner[keep], kind='stable')
-    kept_idx = np.flatnonzero(keep)[order]
-    counts = np.bincount(owner[keep], minlength=len(images))
-    splits = np.split(kept_idx, np.cumsum(counts)[:-1]) if len(images) else []
+    negative = np.array([bool(a.get('negative', False)) for a in anns], dtype=bool)
+    keep = labelled & ~outside & ~negative
+    splits = _by_frame(keep, owner, len(images))
+    negative_splits = _by_frame(labelled & ~outside & negative, owner, len(images))
     ann_ids = np.array([a['id'] for a in anns], dtype=object)
     groups = np.array([a.get('group') for a in anns], dtype=object)
 
     data_list = []
-    for i, (img, idx) in enumerate(zip(images, splits)):
+    for i, (img, idx, neg) in enumerate(zip(images, splits, negative_splits)):
         data_list.append(
             dict(
                 img_id=img['id'],
@@ -234,5 +244,15 @@ def parse_carcinosis_annotations(raw: dict, ann_file: str,
                 category_id=np.ones(len(idx), dtype=np.int64),
                 id=list(ann_ids[idx]),
                 group=list(groups[idx]),
+                negative_keypoints=xyv[neg, :2].astype(np.float32).reshape(-1, 2),
+                dense=bool(img.get('dense', False)),
             ))
     return data_list
+
+
+def _by_frame(select: np.ndarray, owner: np.ndarray, num_images: int) -> list:
+    """Per image, the indices of the selected annotations (file order)."""
+    order = np.argsort(owner[select], kind='stable')
+    idx = np.flatnonzero(select)[order]
+    counts = np.bincount(owner[select], minlength=num_images)
+    return np.split(idx, np.cumsum(counts)[:-1]) if num_images else []

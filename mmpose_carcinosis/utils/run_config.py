@@ -32,3 +32,20 @@ def point_network_cfg(model_cfg):
     ``head`` holds the decoder (``decode_thr``) and its ``test_cfg`` the
     flip test."""
     return model_cfg.detector if 'detector' in model_cfg else model_cfg
+
+
+def point_network_key(model_cfg, key: str = '') -> str:
+    """The ``--cfg-options`` key of ``key`` in the predicting network's
+    config (:func:`point_network_cfg`): ``model.<key>`` or, in a stage-two
+    wrapper, ``model.detector.<key>``."""
+    path = 'model.detector' if 'detector' in model_cfg else 'model'
+    return f'{path}.{key}' if key else path
+
+
+def predicting_prefix(model_cfg) -> str:
+    """The prefix of the predicting network's weights in a checkpoint:
+    ``''`` for a one-network model, ``'<semi_test_cfg.predict_on>.'`` (the
+    student by default) for a stage-two wrapper."""
+    if 'detector' not in model_cfg:
+        return ''
+    return f"{(model_cfg.get('semi_test_cfg') or {}).get('predict_on', 'student')}."

@@ -1,3 +1,4 @@
 from .point_random_affine import PointRandomAffine
+from .point_random_flip import PointRandomFlip
 
-__all__ = ['PointRandomAffine']
+__all__ = ['PointRandomAffine', 'PointRandomFlip']

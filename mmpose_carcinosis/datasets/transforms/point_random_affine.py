@@ -1,6 +1,7 @@
 """Random affine augmentation for frames that may hold no point at all."""
 from typing import Dict, Optional
 
+import cv2
 import numpy as np
 from mmpose.datasets.transforms import BottomupRandomAffine
 from mmpose.registry import TRANSFORMS
@@ -15,15 +16,24 @@ class PointRandomAffine(BottomupRandomAffine):
     ``cv2.transform``, which returns ``None`` for empty input, and then
     fails. Frames without clicks are common in sparse annotation (and
     carry background information), so here the image is warped as usual and
-    the empty keypoint array is kept. Arguments are those of
-    ``BottomupRandomAffine``.
+    the empty keypoint array is kept. ``negative_keypoints`` (R, 2), a
+    reviewer's rejections, are warped like the keypoints. Arguments are those
+    of ``BottomupRandomAffine``.
     """
 
     def transform(self, results: Dict) -> Optional[dict]:
         kpts = results.get('keypoints')
         if kpts is None or len(kpts) > 0:
-            return super().transform(results)
-        results.pop('keypoints')
-        results = super().transform(results)
-        results['keypoints'] = np.asarray(kpts, dtype=np.float32)
+            results = super().transform(results)
+        else:
+            results.pop('keypoints')
+            results = super().transform(results)
+            results['keypoints'] = np.asarray(kpts, dtype=np.float32)
+        neg = results.get('negative_keypoints')
+        if neg is not None and len(neg):
+            pts = np.asarray(neg, np.float32).reshape(-1, 1, 2)
+            mat = results['warp_mat']
+            moved = cv2.transform(pts, mat) if mat.shape[0] == 2 else \
+                cv2.perspectiveTransform(pts, mat)
+            results['negative_keypoints'] = moved.reshape(-1, 2)[:, :2]
         return results

@@ -2,6 +2,7 @@
 against their dense truth (where it exists: generated data, or a densely
 annotated subset)."""
 import os.path as osp
+from typing import Optional
 
 import numpy as np
 import torch
@@ -18,14 +19,15 @@ from .utils import teacher_predictions, train_dataset_cfg, training_frames, unwr
 class PseudoLabelQualityHook(Hook):
     """After every ``interval`` training epochs, run the teacher of a
     :class:`PointSelfTraining` model on the training frames (test
-    pipeline, no augmentation) and score its pseudo labels: predictions at
-    or above ``high_thr`` farther than ``radius`` pixels from every click.
-    Against the frames' dense truth (``dense_ann_file``, relative to the
-    training data root), matched one-to-one within ``radius``:
+    pipeline, no augmentation; ``model.predict_teacher``) and score its
+    pseudo labels (:func:`score_pseudo_labels`: predictions at or above
+    ``high_thr`` farther than the model's ``click_radius`` from every
+    click). Against the frames' dense truth (``dense_ann_file``, relative to
+    the training data root), matched one-to-one within ``radius``:
 
     - ``pseudo/precision``: matched pseudo labels / pseudo labels;
     - ``pseudo/recall``: matched / true nodules farther than ``radius``
-      from every click (the unclicked ones);
+      from every click (the unclicked ones, ``click_radius``);
     - ``pseudo/per_frame``: pseudo labels per frame;
     - ``pseudo/high_thr``: the threshold in use;
     - ``pseudo/doubtful_frames``: frames over ``max_pseudo_per_frame``.
@@ -37,15 +39,15 @@ class PseudoLabelQualityHook(Hook):
     Args:
         dense_ann_file (str): e.g. ``'annotations/train_dense.json'`` (the
             generator writes it).
-        radius (float): Matching radius and click neighbourhood, frame
-            pixels. Defaults to 10.
+        radius (float, optional): Matching radius, frame pixels. Defaults
+            to the model's ``click_radius``.
         interval (int): Epochs between checks. Defaults to 1.
         batch_size (int): Defaults to 4.
     """
 
     priority = 'LOW'
 
-    def __init__(self, dense_ann_file: str, radius: float = 10.0, interval: int = 1,
+    def __init__(self, dense_ann_file: str, radius: Optional[float] = None, interval: int = 1,
                  batch_size: int = 4):
         self.dense_ann_file = dense_ann_file
         self.radius = radius
@@ -76,29 +78,30 @@ class PseudoLabelQualityHook(Hook):
         if self._dataset is None:
             self._build(runner)
         model = unwrap_model(runner)
-        for suffix, teacher in model.teachers():
-            self.check(runner, model, teacher, suffix)
+        for pair in range(len(model.teachers())):
+            self.check(runner, model, pair)
 
-    def check(self, runner, model, teacher, suffix: str) -> None:
-        """Score and log the pseudo labels of ``teacher`` at its pair's
+    def check(self, runner, model, pair: int) -> None:
+        """Score and log the pseudo labels of teacher ``pair`` at its
         thresholds (keys ``pseudo<suffix>/...``). Every rank scores its
         share of the frames (``rank::world_size``, as MMEngine's
         DefaultSampler shares a validation set) and the counts are summed
         over ranks: the figures do not depend on the number of processes,
         and no rank waits alone in a collective while another runs the
         teacher over the whole training set."""
-        high, _, cap = model.thresholds(suffix)
+        suffix = model.pair_suffixes[pair]
+        high, _, cap = model.thresholds(pair)
         rank, world_size = get_dist_info()
         counts = np.zeros(4)  # matched, pseudo labels, unclicked truth, doubtful frames
         for sample in teacher_predictions(model, self._dataset,
                                           range(rank, len(self._dataset), world_size),
-                                          self.batch_size, teacher=teacher):
+                                          self.batch_size, pair=pair):
             pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
             scores = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
             truth = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
             clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
             keep, unclicked, found, over = score_pseudo_labels(
-                pts, scores, truth, clicks, high, self.radius, cap)
+                pts, scores, truth, clicks, high, model.click_radius, self.radius, cap)
             counts += (found.sum(), keep.sum(), unclicked.sum(), over)
         counts = torch.from_numpy(counts)
         all_reduce(counts, op='sum')

@@ -11,7 +11,8 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
-from mmpose_carcinosis.models.utils.pseudo_labels import near, threshold_for_count
+from mmpose_carcinosis.models.utils.pseudo_labels import (select_pseudo_labels,
+                                                         threshold_for_count)
 
 from .utils import teacher_predictions, training_frames, unwrap_model
 
@@ -48,10 +49,12 @@ class PseudoThresholdHook(Hook):
     ``frame_cap`` its ``max_pseudo_per_frame``.
 
     Runs before the first training epoch and again at the start of any
-    epoch whose teacher has been replaced since (``model.teacher_version``,
-    counted by :class:`TeacherRefreshHook`). The teacher predicts on the
-    validation dataloader with its own ``test_cfg`` (so the flip test of
-    ``teacher_flip`` too) and a decoding floor of ``score_floor``; the
+    epoch whose teacher has been replaced since: when the model's
+    ``calibrated_version`` buffer differs from its ``teacher_version``
+    (counted by :class:`TeacherRefreshHook`). The hook only decides when;
+    the model predicts (``model.predict_teacher``: the teacher's own flip
+    test of ``teacher_flip``, decoded down to ``score_floor``) and MMEngine's
+    evaluator scores. On validation the
     validation evaluator's :class:`PointLocalizationMetric` (its radius)
     reports ``thr@p<precision>`` (scanning down from the top score, the
     last threshold before precision falls below the target).
@@ -80,7 +83,8 @@ class PseudoThresholdHook(Hook):
 
     Without a dense validation split, ``rule='count'`` sets ``high_thr`` so
     that the teacher's peaks on the training frames (validation pipeline, no
-    augmentation) farther than the metric's radius from every click number
+    augmentation) farther than the model's ``click_radius`` from every click
+    number
     ``per_frame`` per frame on average: the score of the
     ``round(per_frame * frames)``-th highest such peak (``score_floor`` if
     there are fewer). ``per_frame`` is a prior: how many unclicked nodules
@@ -89,9 +93,9 @@ class PseudoThresholdHook(Hook):
     number of clicks per training frame). With ``frame_cap`` the limit is
     ``frame_cap * per_frame``.
 
-    The thresholds are logged, stored in every checkpoint's
-    ``meta['pseudo_thr']`` and restored on resume, so a resumed run does
-    not recalibrate.
+    The thresholds are logged and set in the model's buffers
+    (``high_thr``, ``low_thr``, ``max_pseudo_per_frame``, one entry per
+    teacher), which checkpoints carry: a resumed run does not recalibrate.
 
     Args:
         rule (str): ``'precision'`` or ``'count'``. Defaults to
@@ -135,15 +139,12 @@ class PseudoThresholdHook(Hook):
         if frame_cap is not None and not frame_cap > 0:
             raise ValueError(f'frame_cap must be > 0 or None, got {frame_cap}')
         self.frame_cap = frame_cap
-        self.calibrated_version: Optional[int] = None
-        self.source: dict = {}  # pair suffix -> how its thresholds were chosen
 
     def before_train_epoch(self, runner) -> None:
         model = unwrap_model(runner)
-        version = int(model.teacher_version)
-        if self.calibrated_version != version:
+        if int(model.calibrated_version) != int(model.teacher_version):
             self.calibrate(runner)
-            self.calibrated_version = version
+            model.calibrated_version.fill_(int(model.teacher_version))
 
     @staticmethod
     def points_per_frame(dataset) -> float:
@@ -177,38 +178,30 @@ class PseudoThresholdHook(Hook):
         """Run each teacher (the second one with cross distillation) and set
         its pair's thresholds (every rank runs its share of the frames)."""
         model = unwrap_model(runner)
-        self.source = {}
         clicks = self.clicks_per_frame(runner)
         truth = self.truth_per_frame(runner) if self.rule == 'precision' else None
         doubts = {}  # once per calibration, however many teachers share a doubt
-        for suffix, teacher in model.teachers():
-            teacher.eval()  # before the first epoch the runner has not set any mode yet
-            decoder = teacher.head.decoder
-            floor, decoder.decode_thr = decoder.decode_thr, self.score_floor
-            try:
-                if self.rule == 'count':
-                    high, most, report = self.by_count(runner, model, teacher, clicks)
-                else:
-                    high, most, report = self.by_precision(runner, model, teacher, clicks)
-                    doubts.update(dict.fromkeys(validation_doubts(truth, clicks, most,
-                                                                  self.precision)))
-            finally:
-                decoder.decode_thr = floor
+        for pair, suffix in enumerate(model.pair_suffixes):
+            if self.rule == 'count':
+                high, most, report = self.by_count(runner, model, pair, clicks)
+            else:
+                high, most, report = self.by_precision(runner, model, pair, clicks)
+                doubts.update(dict.fromkeys(validation_doubts(truth, clicks, most,
+                                                              self.precision)))
             cap = None
             if self.frame_cap is not None:
                 cap = int(math.floor(self.frame_cap * max(most, 1)))
-            model.set_thresholds(suffix, high, high * self.low_ratio, cap)
-            self.source[suffix] = f'teacher{suffix} version {model.teacher_version} {report}'
+            model.set_thresholds(pair, high, high * self.low_ratio, cap)
             runner.logger.info(
                 f'pseudo-label thresholds{suffix}: high_thr {high:.4f}, low_thr '
-                f'{high * self.low_ratio:.4f}, max_pseudo_per_frame {cap} '
-                f'({self.source[suffix]})')
+                f'{high * self.low_ratio:.4f}, max_pseudo_per_frame {cap} (teacher{suffix} '
+                f'version {int(model.teacher_version)} {report})')
             runner.message_hub.update_scalar(f'train/pseudo{suffix}/high_thr', high)
         for doubt in doubts:
             runner.logger.warning(f'PseudoThresholdHook: {doubt}')
 
-    def by_precision(self, runner, model, teacher, mean_clicks: float):
-        """``teacher``'s ``high_thr`` at ``precision`` on the validation
+    def by_precision(self, runner, model, pair: int, mean_clicks: float):
+        """Teacher ``pair``'s ``high_thr`` at ``precision`` on the validation
         split, the most predictions a validation frame keeps there, and a
         report (``mean_clicks``: per training frame)."""
         top = int(round(mean_clicks)) if self.exclude_top == 'clicks' else self.exclude_top
@@ -220,7 +213,8 @@ class PseudoThresholdHook(Hook):
         evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
         for data_batch in loader:
             data = model.data_preprocessor(data_batch, False)
-            outputs = teacher(data['inputs'], data['data_samples'], mode='predict')
+            outputs = model.predict_teacher(data['inputs'], data['data_samples'], pair,
+                                            self.score_floor)
             evaluator.process(data_samples=outputs, data_batch=data_batch)
         metrics = evaluator.evaluate(len(loader.dataset))
         report = (f'on validation ({len(loader.dataset)} frames, top {top} per frame left '
@@ -230,51 +224,22 @@ class PseudoThresholdHook(Hook):
         return (float(metrics[f'teacher/thr@p{self.precision:g}']),
                 int(metrics[f'teacher/max_count@p{self.precision:g}']), report)
 
-    def by_count(self, runner, model, teacher, mean_clicks: float):
-        """``teacher``'s ``high_thr`` giving ``per_frame`` pseudo labels per
+    def by_count(self, runner, model, pair: int, mean_clicks: float):
+        """Teacher ``pair``'s ``high_thr`` giving ``per_frame`` pseudo labels per
         training frame (``mean_clicks`` with ``per_frame='clicks'``), ``per_frame``
         (the cap's base) and a report."""
-        radius = float(self.point_metric(runner).get('radius', 20.0))
         frames = training_frames(runner)
         rank, world = get_dist_info()
         scores = [np.zeros(0)]
         for sample in teacher_predictions(model, frames, range(rank, len(frames), world),
-                                          teacher=teacher):
+                                          pair=pair, score_floor=self.score_floor):
             pts = np.asarray(sample.pred_instances.keypoints).reshape(-1, 2)
             clicks = np.asarray(sample.gt_instances.keypoints).reshape(-1, 2)
-            far = ~near(pts, clicks, radius)
-            scores.append(np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)[far])
+            score = np.asarray(sample.pred_instances.keypoint_scores).reshape(-1)
+            far, _ = select_pseudo_labels(pts, score, clicks, -np.inf, model.click_radius)
+            scores.append(score[far])
         per_frame = mean_clicks if self.per_frame == 'clicks' else self.per_frame
         high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
                                    per_frame * len(frames), self.score_floor)
         return high, per_frame, (f'on the training frames ({len(frames)} frames), '
                                  f'{per_frame:g} pseudo labels per frame')
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self.calibrated_version is not None:
-            model = unwrap_model(runner)
-            stored = dict(teacher_version=self.calibrated_version)
-            for suffix, _ in model.teachers():
-                high, low, cap = model.thresholds(suffix)
-                stored[suffix or 'a'] = dict(high_thr=high, low_thr=low,
-                                             max_pseudo_per_frame=cap,
-                                             source=self.source.get(suffix))
-            checkpoint.setdefault('meta', {})['pseudo_thr'] = stored
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        stored = (checkpoint.get('meta') or {}).get('pseudo_thr')
-        if not stored:
-            return
-        model = unwrap_model(runner)
-        self.source = {}
-        for suffix, _ in model.teachers():
-            pair = stored.get(suffix or 'a')
-            if pair is None and suffix == '' and 'high_thr' in stored:
-                pair = stored  # saved before per-pair thresholds
-            if pair is None:
-                raise KeyError(f'checkpoint meta pseudo_thr has no thresholds for pair '
-                               f'{suffix or "a"!r} (saved by a run with other teachers?)')
-            model.set_thresholds(suffix, pair['high_thr'], pair['low_thr'],
-                                 pair.get('max_pseudo_per_frame'))
-            self.source[suffix] = pair.get('source')
-        self.calibrated_version = int(stored['teacher_version'])

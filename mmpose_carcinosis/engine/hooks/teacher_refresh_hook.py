@@ -21,8 +21,8 @@ class TeacherRefreshHook(Hook):
     from the current student (``source='student'``) or from the student of
     the best validation checkpoint so far (``source='best'``, needs
     ``CheckpointHook(save_best=...)``; the current student until one
-    exists). ``model.teacher_version`` counts the refreshes (stored in the
-    checkpoints' ``meta`` and restored on resume);
+    exists). The model's ``teacher_version`` buffer counts the refreshes
+    (checkpoints carry it, so a resumed run does not refresh again);
     :class:`PseudoThresholdHook` recalibrates the thresholds for the new
     teacher. Do not combine with an EMA teacher (``MeanTeacherHook``).
 
@@ -46,7 +46,7 @@ class TeacherRefreshHook(Hook):
             return
         model = unwrap_model(runner)
         version = runner.epoch // self.interval
-        if model.teacher_version >= version:
+        if int(model.teacher_version) >= version:
             return  # resumed after this refresh
         best = runner.message_hub.get_info('best_ckpt') if self.source == 'best' else None
         # Only rank 0 writes checkpoints, and the file system may not be
@@ -71,14 +71,5 @@ class TeacherRefreshHook(Hook):
         model.teacher.load_state_dict(weights)
         for value in model.teacher.state_dict().values():
             broadcast(value)
-        model.teacher_version = version
+        model.teacher_version.fill_(version)
         runner.logger.info(f'teacher refreshed from {origin} (teacher version {version})')
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})['teacher_version'] = int(
-            unwrap_model(runner).teacher_version)
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        version = (checkpoint.get('meta') or {}).get('teacher_version')
-        if version is not None:
-            unwrap_model(runner).teacher_version = int(version)

@@ -40,13 +40,14 @@ def training_frames(runner, ann_file: Optional[str] = None):
 
 @torch.no_grad()
 def teacher_predictions(model, dataset, indices: Iterable[int], batch_size: int = 4,
-                        teacher=None) -> Iterator:
-    """``teacher``'s (default ``model.teacher``) predicted data samples on
-    ``dataset[i]`` for ``i`` in ``indices``, in batches of ``batch_size``,
-    with ``model``'s (a :class:`PointSelfTraining`) data preprocessor."""
-    teacher = model.teacher if teacher is None else teacher
+                        pair: int = 0, score_floor: Optional[float] = None) -> Iterator:
+    """The data samples teacher ``pair`` of ``model`` (a
+    :class:`PointSelfTraining`) predicts on ``dataset[i]`` for ``i`` in
+    ``indices``, in batches of ``batch_size`` (``model.predict_teacher``,
+    decoded down to ``score_floor``)."""
     indices = list(indices)
     for start in range(0, len(indices), batch_size):
         items = [dataset[i] for i in indices[start:start + batch_size]]
         data = model.data_preprocessor(pseudo_collate(items), False)
-        yield from teacher(data['inputs'], data['data_samples'], mode='predict')
+        yield from model.predict_teacher(data['inputs'], data['data_samples'], pair,
+                                         score_floor)

@@ -75,13 +75,25 @@ class PointHeatmapHead(HeatmapHead):
              train_cfg: ConfigType = {}) -> dict:
         """Loss of the (B, K, H, W) output against the stacked
         ``gt_fields.heatmaps`` of the batch; an optional
-        ``gt_fields.heatmap_mask`` excludes pixels."""
+        ``gt_fields.heatmap_mask`` excludes pixels, optional
+        ``gt_fields.negatives`` (> 0: confirmed negatives, a reviewer's
+        rejections or a dense frame) get the loss's full negative term
+        (:func:`stacked_field`)."""
         outputs = self.forward(feats)
         gt_heatmaps = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
-        mask = None
-        if 'heatmap_mask' in batch_data_samples[0].gt_fields:
-            mask = torch.stack(
-                [d.gt_fields.heatmap_mask for d in batch_data_samples])
-        loss = self.loss_module(outputs, gt_heatmaps, None, mask)
+        mask = stacked_field(batch_data_samples, 'heatmap_mask')
+        negatives = stacked_field(batch_data_samples, 'negatives')
+        if negatives is None:
+            loss = self.loss_module(outputs, gt_heatmaps, None, mask)
+        else:
+            loss = self.loss_module(outputs, gt_heatmaps, None, mask, negatives)
         return dict(loss_kpt=loss)
+
+
+def stacked_field(batch_data_samples, name: str) -> Optional[Tensor]:
+    """``gt_fields.<name>`` of every sample stacked (B, ...), or None if the
+    first sample has none."""
+    if name not in batch_data_samples[0].gt_fields:
+        return None
+    return torch.stack([d.gt_fields.get(name) for d in batch_data_samples])

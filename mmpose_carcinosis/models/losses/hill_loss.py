@@ -27,10 +27,10 @@ class FusedPixelLossFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, logits, target, weight, loss_module):
+    def forward(ctx, logits, target, weight, loss_module, negatives=None):
         with torch.no_grad():
             loss, grad = loss_module.loss_and_grad(
-                logits.detach().to(compute_dtype(logits.dtype)), target, weight)
+                logits.detach().to(compute_dtype(logits.dtype)), target, weight, negatives)
         # The gradient stays in the compute dtype (float32) until backward
         # has multiplied it by ``grad_output``: under fp16 autocast it is
         # already divided by the positive count, and on background pixels
@@ -44,7 +44,7 @@ class FusedPixelLossFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_output):
         grad, = ctx.saved_tensors
-        return (grad * grad_output.to(grad.dtype)).to(ctx.logits_dtype), None, None, None
+        return (grad * grad_output.to(grad.dtype)).to(ctx.logits_dtype), None, None, None, None
 
 
 @MODELS.register_module()
@@ -65,6 +65,10 @@ class HillLoss(nn.Module):
       is no longer pushed to zero. With ``use_tail=False`` the negatives get
       the plain focal term :math:`P^\gamma (-\log(1 - P))` instead, which
       pushes every unlabeled pixel to zero (ablation switch).
+    - confirmed negatives (``negatives`` in :meth:`forward`: pixels a
+      reviewer rejected, or every pixel of a densely annotated frame) get
+      that plain focal term whatever ``use_tail``: there a confident
+      prediction is certainly wrong and is pushed down.
 
     Loss = (sum of both terms over pixels) / normaliser, times
     ``loss_weight``. Computation is in float32 with log-sigmoids, so it is
@@ -123,7 +127,7 @@ class HillLoss(nn.Module):
         fused (bool): Compute the loss and its hand-derived gradient in one
             pass (:class:`FusedPixelLossFunction`; the positive terms only on
             the positive pixels) instead of through autograd. Same values
-            and gradients (``tests/test_losses.py`` checks them against
+            and gradients (``tests/test_models/test_losses/test_losses.py`` checks them against
             autograd and finite differences), ~10x less time and memory on
             a 16x1x184x320 batch. Defaults to True; False keeps the
             reference autograd path.
@@ -171,6 +175,16 @@ class HillLoss(nn.Module):
         if self.pos_weight == 'target':
             loss = loss * target
         return loss
+
+    def full_negative_term_and_grad(self, logits: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""The plain focal negative term :math:`P^\gamma s`,
+        :math:`s = -\log(1 - P)`, and its derivative :math:`\gamma P^\gamma
+        (1 - P) s + P^{\gamma + 1}`, elementwise: the term of confirmed
+        negatives (and of every negative with ``use_tail=False``)."""
+        p = torch.sigmoid(logits)
+        s = F.logsigmoid(-logits).neg_()
+        pg = p.pow(self.gamma)
+        return pg * s, (self.gamma * s).mul_(1 - p).add_(p).mul_(pg)
 
     def negative_term(self, logits: Tensor) -> Tensor:
         """Per-pixel negative loss, shape of ``logits``."""
@@ -225,10 +239,7 @@ class HillLoss(nn.Module):
             loss = (self.lam - p).mul_(q)
             grad = torch.mul(p, -3.0).add_(2 * self.lam).mul_(q).mul_(om)
         else:
-            s = F.logsigmoid(-logits).neg_()
-            pg = p.pow(self.gamma)
-            loss = pg * s
-            grad = (self.gamma * s).mul_(om).add_(p).mul_(pg)
+            loss, grad = self.full_negative_term_and_grad(logits)
         if self.neg_weight:
             s = F.logsigmoid(-logits).neg_()
             loss.add_(s, alpha=self.neg_weight)
@@ -254,8 +265,8 @@ class HillLoss(nn.Module):
         grad = torch.sub(p, q).mul_(torch.add(q, p, alpha=-2 * self.lam / 3))
         return total, grad.mul_(-3 * scale).view_as(logits)
 
-    def loss_and_grad(self, logits: Tensor, target: Tensor,
-                      weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    def loss_and_grad(self, logits: Tensor, target: Tensor, weight: Optional[Tensor],
+                      negatives: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """The loss of :meth:`forward` and its gradient with respect to the
         logits, without autograd. The positive terms are evaluated on the
         positive pixels only (a few percent of a sparse map).
@@ -265,6 +276,9 @@ class HillLoss(nn.Module):
             target (Tensor): (B, K, H, W) heatmaps in [0, 1].
             weight (Tensor, optional): Pixel weights broadcastable to
                 (B, K, H, W) (class weights times the mask); None means 1.
+            negatives (Tensor, optional): Confirmed negatives, broadcastable
+                to (B, K, H, W), > 0 where the full negative term applies
+                (positives keep theirs).
 
         Returns:
             tuple: the scalar loss and the (B, K, H, W) gradient.
@@ -273,12 +287,21 @@ class HillLoss(nn.Module):
         idx = (flat_t > self.pos_thr).nonzero().squeeze(1)
         x_pos, t_pos = logits.reshape(-1)[idx], flat_t[idx]
         pos_loss, pos_grad = self.positive_term_and_grad(x_pos, t_pos)
+        nidx = idx[:0]
+        if negatives is not None:
+            confirmed = negatives.to(logits.device).expand_as(logits).reshape(-1) > 0
+            nidx = (confirmed & (flat_t <= self.pos_thr)).nonzero().squeeze(1)
+        x_neg = logits.reshape(-1)[nidx]
+        neg_loss, neg_grad = self.full_negative_term_and_grad(x_neg)
         if weight is None:
             scale = self.loss_weight / self._normaliser(logits, idx.numel(), None)
             neg_sum, grad = self.negative_sum_and_grad(logits, scale)
-            # the positive pixels: replace their negative term by the positive one
-            total = neg_sum - self.negative_term(x_pos).sum() + pos_loss.sum()
+            # the positive pixels and the confirmed negatives: replace their
+            # (tail) negative term by their own
+            total = (neg_sum - self.negative_term(torch.cat([x_pos, x_neg])).sum()
+                     + pos_loss.sum() + neg_loss.sum())
             grad.view(-1)[idx] = pos_grad * scale
+            grad.view(-1)[nidx] = neg_grad * scale
             return total * scale, grad
         weight = weight.to(logits.dtype).expand_as(logits)
         n_pos = weight.reshape(-1)[idx].sum()
@@ -286,6 +309,8 @@ class HillLoss(nn.Module):
         loss, grad = self.negative_term_and_grad(logits)
         loss.view(-1)[idx] = pos_loss
         grad.view(-1)[idx] = pos_grad
+        loss.view(-1)[nidx] = neg_loss
+        grad.view(-1)[nidx] = neg_grad
         return ((loss * weight).sum() * scale,
                 grad.mul_(weight).mul_(scale))
 
@@ -320,7 +345,8 @@ class HillLoss(nn.Module):
                 output: Tensor,
                 target: Tensor,
                 target_weights: Optional[Tensor] = None,
-                mask: Optional[Tensor] = None) -> Tensor:
+                mask: Optional[Tensor] = None,
+                negatives: Optional[Tensor] = None) -> Tensor:
         """Compute the loss.
 
         Args:
@@ -330,6 +356,9 @@ class HillLoss(nn.Module):
                 (B, K); 0 excludes a class map of a sample.
             mask (Tensor, optional): Valid pixels, broadcastable to
                 (B, K, H, W); 0 excludes a pixel.
+            negatives (Tensor, optional): Confirmed negatives, broadcastable
+                to (B, K, H, W): > 0 where a non-positive pixel gets the
+                full (focal) negative term instead of the tail.
 
         Returns:
             Tensor: scalar loss (float32, or float64 for float64 logits).
@@ -340,12 +369,16 @@ class HillLoss(nn.Module):
         if mask is not None:
             weight = mask if weight is None else weight * mask
         if self.fused and not target.requires_grad:
-            return FusedPixelLossFunction.apply(output, target.detach(), weight, self)
+            return FusedPixelLossFunction.apply(output, target.detach(), weight, self,
+                                                negatives)
         logits = output.to(compute_dtype(output.dtype))
         target = target.to(logits.dtype)
         pos = target > self.pos_thr
-        loss = torch.where(pos, self.positive_term(logits, target),
-                           self.negative_term(logits))
+        negative = self.negative_term(logits)
+        if negatives is not None:
+            full = F.logsigmoid(-logits).neg() * torch.sigmoid(logits).pow(self.gamma)
+            negative = torch.where(negatives.expand_as(logits) > 0, full, negative)
+        loss = torch.where(pos, self.positive_term(logits, target), negative)
         n_pos = pos.sum()
         if weight is not None:
             weight = weight.to(logits.dtype).expand_as(logits)

@@ -34,10 +34,13 @@ class SPLCCragTailLoss(CragTailLoss):
 
     def forward(self, output: Tensor, target: Tensor,
                 target_weights: Optional[Tensor] = None,
-                mask: Optional[Tensor] = None) -> Tensor:
+                mask: Optional[Tensor] = None,
+                negatives: Optional[Tensor] = None) -> Tensor:
         it = MessageHub.get_current_instance().get_info('iter', 0)
         if it >= self.start_iter:
             with torch.no_grad():
                 flip = (torch.sigmoid(output.float()) > self.tau) & (target <= self.pos_thr)
+                if negatives is not None:  # a confirmed negative never flips
+                    flip &= ~(negatives.expand_as(flip) > 0)
             target = torch.where(flip, torch.ones_like(target), target)
-        return super().forward(output, target, target_weights, mask)
+        return super().forward(output, target, target_weights, mask, negatives)

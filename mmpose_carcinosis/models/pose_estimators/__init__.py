@@ -1,3 +1,4 @@
+from .point_cross_training import PointCrossTraining
 from .point_self_training import PointSelfTraining
 
-__all__ = ['PointSelfTraining']
+__all__ = ['PointCrossTraining', 'PointSelfTraining']

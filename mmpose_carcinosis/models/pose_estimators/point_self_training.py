@@ -1,19 +1,44 @@
 """Stage two: a student learns from the clicks and from a teacher's
-confident predictions (self-training), as MMDetection's semi-supervised
-detectors hold a student and a teacher in one model."""
+confident predictions (self-training), shaped as MMDetection's
+``SemiBaseDetector``: a student and a teacher in one model,
+``semi_train_cfg`` / ``semi_test_cfg``, weights through ``load_from``."""
 import copy
-from typing import Optional, Tuple
+import logging
+from typing import List, Optional, Tuple
 
 import torch
-from mmengine.logging import MessageHub, MMLogger
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
-from mmengine.runner import load_checkpoint
 from mmpose.registry import MODELS
 from torch import Tensor
 
-
+from ..heads.point_heatmap_head import stacked_field
 from ..utils import flip_test_logits
 from ..utils.pseudo_labels import make_pseudo_targets
+
+#: the options of ``semi_train_cfg`` and their defaults
+SEMI_TRAIN_DEFAULTS = dict(
+    high_thr=0.5,
+    low_thr=0.2,
+    max_pseudo_per_frame=None,
+    click_radius=10.0,
+    ramp_iters=100,
+    student_noise=dict(brightness=0.2, contrast=0.2, noise=0.05),
+    teacher_flip=False)
+SEMI_TEST_DEFAULTS = dict(predict_on='student')
+#: the arguments of the flat form (before ``semi_train_cfg``), where they went
+LEGACY_ARGS = {
+    'stage_one': "init_cfg=dict(type='Pretrained', checkpoint=CKPT) (tools/train.py "
+                 '--cfg-options model.init_cfg.checkpoint=CKPT); it loads into the student '
+                 'and the teacher',
+    'predict_on': 'semi_test_cfg.predict_on',
+    'click_radius': 'semi_train_cfg.click_radius, now in frame pixels (heatmap pixels x the '
+                    'codec stride: 2.5 at stride 4 is 10.0)',
+    'cross': "type='PointCrossTraining' with partner_load_from / semi_train_cfg.cross_weight",
+}
+LEGACY_ARGS.update({k: f'semi_train_cfg.{k}' for k in (
+    'high_thr', 'low_thr', 'max_pseudo_per_frame', 'ramp_iters', 'student_noise',
+    'teacher_flip')})
 
 
 @MODELS.register_module()
@@ -21,178 +46,198 @@ class PointSelfTraining(BaseModel):
     """Student and teacher point models; the student learns from the clicks
     and from the teacher's confident predictions.
 
-    Both are built from ``detector`` (a stage-one config's ``model``) and
-    initialised from the stage-one checkpoint ``stage_one``. The teacher is
-    frozen (no gradient, eval mode); with MMDetection's ``MeanTeacherHook``
-    in ``custom_hooks`` it follows an exponential moving average of the
-    student instead. In each training step the teacher sees the batch as
-    augmented (the weak view) and the student the same geometry with
-    photometric noise; :func:`make_pseudo_targets` turns the teacher's
-    heatmap into the student's target and loss mask. The pseudo Gaussians'
-    height ramps linearly from 0 to 1 over ``ramp_iters`` iterations.
+    Both networks are built from ``detector`` (a stage-one config's
+    ``model``). The stage-one checkpoint, given as
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (MMEngine's
+    initialisation; safe with ``--resume``) or as the config's ``load_from``,
+    loads into both: a state dict of one network (``backbone.*``,
+    ``head.*``) is remapped to ``student.*`` and ``teacher.*`` on loading;
+    a stage-two checkpoint loads as it is. The teacher is frozen (no gradient, eval
+    mode); with MMDetection's ``MeanTeacherHook`` it follows an exponential
+    moving average of the student instead, with ``TeacherRefreshHook`` it is
+    replaced by the student every few epochs.
 
-    With ``teacher_flip`` the teacher's heatmap is MMPose's flip test: the
-    mean of its raw outputs on the view and on the mirrored view (flipped
-    back with ``flip_heatmaps`` and the detector's ``test_cfg`` flip
-    options); the teacher's own ``predict`` (validation of the teacher,
-    :class:`PseudoThresholdHook`, :class:`PseudoLabelQualityHook`) uses the
-    same flip test, so its threshold is calibrated on the heatmaps that make
-    the pseudo labels.
+    In each training step the teacher sees the batch as augmented (the weak
+    view) and the student the same geometry with photometric noise;
+    :func:`make_pseudo_targets` turns the teacher's heatmap into the
+    student's target and loss mask. The pseudo Gaussians' height ramps
+    linearly from 0 to 1 over ``ramp_iters`` iterations.
+
+    The pseudo-label thresholds (per teacher) and the teacher's version are
+    buffers: checkpoints and resumed runs carry them, hooks set them
+    (``PseudoThresholdHook`` calibrates, ``TeacherRefreshHook`` counts
+    refreshes) and hold no state. Checkpoints saved before the buffers
+    existed load with the configured values (and a resumed run from one
+    recalibrates).
 
     Args:
         detector (dict): The stage-one model config (a
             ``BottomupPoseEstimator`` with a ``PointHeatmapHead``).
-        stage_one (str, optional): Stage-one checkpoint for both networks.
-        high_thr (float): Teacher score for a pseudo label (choose it on the
-            dense validation split: ``benchmarks/stage_two.py`` reads it off
-            the stage-one validation curve).
-        low_thr (float): Lower end of the ignored band; ``low_thr ==
-            high_thr`` disables the band.
-        max_pseudo_per_frame (int, optional): Frames with more pseudo peaks
-            have them ignored instead (:func:`make_pseudo_targets`;
-            ``PseudoThresholdHook(frame_cap=...)`` sets it on validation).
-            Defaults to None (no limit).
-        click_radius (float): Heatmap pixels around a click whose peaks
-            belong to the click. Defaults to 2.5 (10 px at stride 4).
-        ramp_iters (int): Iterations over which pseudo labels ramp in.
-        student_noise (dict): Photometric noise of the student's view on
-            normalised inputs: ``brightness`` (additive, uniform +-),
-            ``contrast`` (multiplicative, uniform 1 +-), ``noise`` (Gaussian
-            std).
-        predict_on (str): ``'student'`` or ``'teacher'`` for val/test.
-        teacher_flip (bool): Flip-averaged teacher heatmaps. Defaults to
-            False.
-        cross (dict, optional): Cross distillation as in PA-Seg's Self and
-            Cross Monitoring: a second student/teacher pair (``detector``:
-            its model config, default the same; ``stage_one``: its
-            stage-one checkpoint, e.g. another seed's or backbone's), and
-            each student's loss becomes ``(1 - weight) * self term +
-            weight * BinaryDistillationLoss(student, other teacher)``
-            (``weight`` 0.5, ``temperature`` 4 by default). The second
-            pair's pseudo labels use its own ``high_thr_b``, ``low_thr_b``
-            and ``max_pseudo_per_frame_b`` (attributes, ``None``: the first
-            pair's; :class:`PseudoThresholdHook` calibrates each teacher).
-            Teachers stay frozen (do not combine with ``MeanTeacherHook``,
-            which updates only the first pair). Val/test use the first
-            student.
+        semi_train_cfg (dict, optional): Stage two's training options:
+
+            - ``high_thr`` (float): teacher score of a pseudo label;
+            - ``low_thr`` (float): lower end of the ignored band (``low_thr
+              == high_thr`` disables it);
+            - ``max_pseudo_per_frame`` (int, optional): frames with more
+              pseudo peaks have them ignored instead (None: no limit);
+            - ``click_radius`` (float): frame pixels around a click whose
+              teacher peaks are the click's own (not pseudo labels);
+            - ``ramp_iters`` (int): iterations over which pseudo labels
+              ramp in;
+            - ``student_noise`` (dict): photometric noise of the student's
+              view on normalised inputs: ``brightness`` (additive, uniform
+              +-), ``contrast`` (multiplicative, uniform 1 +-), ``noise``
+              (Gaussian std);
+            - ``teacher_flip`` (bool): the teacher's heatmap is MMPose's
+              flip test (mean over the view and its mirror), in training
+              and in its own predictions (calibration, quality).
+
+            Defaults: :data:`SEMI_TRAIN_DEFAULTS`.
+        semi_test_cfg (dict, optional): ``predict_on``: ``'student'`` or
+            ``'teacher'``, the network of val/test. Defaults to the student.
         data_preprocessor (dict, optional): Defaults to the detector's.
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint=STAGE_ONE)``; with ``checkpoint=None`` (the configs'
+            placeholder) nothing is loaded, with a warning.
     """
+
+    #: the networks a one-network (stage-one) checkpoint loads into
+    stage_one_targets = ('student', 'teacher')
+    #: suffixes of the loss and log keys of each student/teacher pair
+    pair_suffixes = ('', )
 
     def __init__(self,
                  detector: dict,
-                 stage_one: Optional[str] = None,
-                 high_thr: float = 0.5,
-                 low_thr: float = 0.2,
-                 max_pseudo_per_frame: Optional[int] = None,
-                 click_radius: float = 2.5,
-                 ramp_iters: int = 100,
-                 student_noise: dict = dict(brightness=0.2, contrast=0.2, noise=0.05),
-                 predict_on: str = 'student',
-                 teacher_flip: bool = False,
-                 cross: Optional[dict] = None,
+                 semi_train_cfg: Optional[dict] = None,
+                 semi_test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 **legacy):
+        if legacy:
+            raise TypeError('PointSelfTraining: arguments of the former flat form: ' + '; '.join(
+                f'{k} -> {LEGACY_ARGS.get(k, "unknown")}' for k in sorted(legacy)))
         if data_preprocessor is None:
             data_preprocessor = detector.get('data_preprocessor')
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not 0 <= low_thr <= high_thr:
-            raise ValueError(f'need 0 <= low_thr <= high_thr, got {low_thr}, {high_thr}')
-        if predict_on not in ('student', 'teacher'):
-            raise ValueError(f'predict_on must be student|teacher, got {predict_on!r}')
+        # a config's placeholder for the stage-one checkpoint, not given
+        self.without_stage_one = bool(init_cfg) and init_cfg.get('type') == 'Pretrained' \
+            and not init_cfg.get('checkpoint')
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=None if self.without_stage_one else init_cfg)
+        unknown = set(semi_train_cfg or {}) - set(SEMI_TRAIN_DEFAULTS) - self.extra_train_keys()
+        if unknown:
+            raise ValueError(f'unknown semi_train_cfg options {sorted(unknown)}; known: '
+                             f'{sorted(set(SEMI_TRAIN_DEFAULTS) | self.extra_train_keys())}')
+        self.semi_train_cfg = dict(copy.deepcopy(SEMI_TRAIN_DEFAULTS), **(semi_train_cfg or {}))
+        self.semi_test_cfg = dict(SEMI_TEST_DEFAULTS, **(semi_test_cfg or {}))
+        if self.semi_test_cfg['predict_on'] not in ('student', 'teacher'):
+            raise ValueError('semi_test_cfg.predict_on must be student|teacher, got '
+                             f'{self.semi_test_cfg["predict_on"]!r}')
         detector = copy.deepcopy(detector)
         detector.pop('data_preprocessor', None)
         self.student = MODELS.build(detector)
-        self.teacher_flip = bool(teacher_flip)
         self.teacher = MODELS.build(self._teacher_cfg(detector))
         self.teacher.requires_grad_(False).eval()
-        self.teacher_version = 0  # refreshes of the teacher (TeacherRefreshHook)
-        self.stage_one = stage_one
-        self.high_thr, self.low_thr = high_thr, low_thr
-        self.max_pseudo_per_frame = max_pseudo_per_frame
-        self.click_radius = click_radius
-        self.ramp_iters = ramp_iters
-        self.student_noise = dict(student_noise or {})
-        self.predict_on = predict_on
-        self.stage_one_b = None
-        self.high_thr_b: Optional[float] = None
-        self.low_thr_b: Optional[float] = None
-        self.max_pseudo_per_frame_b: Optional[int] = None
-        if cross is not None:
-            cross = dict(cross)
-            det_b = copy.deepcopy(cross.pop('detector', None) or detector)
-            det_b.pop('data_preprocessor', None)
-            self.student_b = MODELS.build(det_b)
-            self.teacher_b = MODELS.build(self._teacher_cfg(det_b))
-            self.teacher_b.requires_grad_(False).eval()
-            self.stage_one_b = cross.pop('stage_one', None)
-            if stage_one and not self.stage_one_b:
-                raise ValueError('cross distillation needs cross.stage_one, the second '
-                                 "pair's stage-one checkpoint (another seed's or backbone's); "
-                                 'without it the second teacher would be untrained')
-            self.cross_weight = float(cross.pop('weight', 0.5))
-            self.distill = MODELS.build(dict(type='BinaryDistillationLoss',
-                                             temperature=cross.pop('temperature', 4.0)))
-            if cross:
-                raise ValueError(f'unknown cross options {sorted(cross)}')
-        self.with_cross = cross is not None
+        cfg = self.semi_train_cfg
+        pairs = len(self.pair_suffixes)
+        cap = cfg['max_pseudo_per_frame']
+        self.register_buffer('high_thr', torch.full((pairs, ), float(cfg['high_thr'])))
+        self.register_buffer('low_thr', torch.full((pairs, ), float(cfg['low_thr'])))
+        self.register_buffer('max_pseudo_per_frame',
+                             torch.full((pairs, ), -1 if cap is None else int(cap)))
+        # refreshes of the teacher, and the version the thresholds belong to
+        self.register_buffer('teacher_version', torch.zeros((), dtype=torch.long))
+        self.register_buffer('calibrated_version', torch.full((), -1, dtype=torch.long))
+        for i in range(pairs):
+            self.set_thresholds(i, cfg['high_thr'], cfg['low_thr'], cap)
+        self.register_load_state_dict_pre_hook(self._remap_stage_one)
 
-    def teachers(self):
-        """``[(suffix, teacher)]``: ``('', teacher)`` and, with cross
-        distillation, ``('_b', teacher_b)``."""
-        pairs = [('', self.teacher)]
-        if self.with_cross:
-            pairs.append(('_b', self.teacher_b))
-        return pairs
+    def init_weights(self):
+        """MMEngine's initialisation; ``init_cfg=dict(type='Pretrained',
+        checkpoint=STAGE_ONE)`` loads the stage-one model into both
+        networks (see :meth:`_remap_stage_one`). A placeholder without a
+        checkpoint is warned about: stage two from untrained networks
+        learns nothing from its teacher (unless ``load_from`` follows)."""
+        if self.without_stage_one:
+            from mmengine.logging import print_log
+            print_log('PointSelfTraining: no stage-one checkpoint (model.init_cfg.checkpoint '
+                      'is None); set it, or load_from, or the teacher is untrained',
+                      logger='current', level=logging.WARNING)
+        super().init_weights()
 
-    def thresholds(self, suffix: str = '') -> Tuple[float, float, Optional[int]]:
-        """``(high_thr, low_thr, max_pseudo_per_frame)`` of the pair
-        ``suffix`` (``''`` or ``'_b'``; the second pair's unset ones are the
-        first pair's)."""
-        first = (self.high_thr, self.low_thr, self.max_pseudo_per_frame)
-        if suffix == '':
-            return first
-        own = (self.high_thr_b, self.low_thr_b, self.max_pseudo_per_frame_b)
-        if own[0] is None:
-            return first
-        return own
+    @classmethod
+    def extra_train_keys(cls) -> set:
+        """``semi_train_cfg`` options of a subclass."""
+        return set()
 
-    def set_thresholds(self, suffix: str, high_thr: float, low_thr: float,
+    # -- state ------------------------------------------------------------
+
+    def _remap_stage_one(self, module, state_dict, prefix, *args) -> None:
+        """Before loading: a one-network state dict (a stage-one checkpoint)
+        goes to each of :attr:`stage_one_targets`, and buffers a checkpoint
+        lacks (saved before they existed) keep their current values."""
+        own = [k for k in state_dict if k.startswith(prefix)]
+        tops = {k[len(prefix):].split('.', 1)[0] for k in own}
+        if own and not tops & (set(self._modules) | set(self._buffers)):
+            for key in own:
+                value = state_dict.pop(key)
+                for net in self.stage_one_targets:
+                    state_dict[f'{prefix}{net}.{key[len(prefix):]}'] = value
+        for name, value in self._buffers.items():
+            state_dict.setdefault(prefix + name, value.clone())
+
+    @property
+    def click_radius(self) -> float:
+        """Frame pixels around a click whose teacher peaks are its own."""
+        return float(self.semi_train_cfg['click_radius'])
+
+    @property
+    def stride(self) -> float:
+        """Frame pixels per heatmap pixel (the codec's)."""
+        codec = self.student.head.decoder
+        return float(codec.input_size[0]) / float(codec.heatmap_size[0])
+
+    def thresholds(self, pair: int = 0) -> Tuple[float, float, Optional[int]]:
+        """``(high_thr, low_thr, max_pseudo_per_frame)`` of pair ``pair``."""
+        cap = int(self.max_pseudo_per_frame[pair])
+        return (float(self.high_thr[pair]), float(self.low_thr[pair]),
+                None if cap < 0 else cap)
+
+    def set_thresholds(self, pair: int, high_thr: float, low_thr: float,
                        max_pseudo_per_frame: Optional[int]) -> None:
-        """Set the thresholds of the pair ``suffix`` (``''`` or ``'_b'``)."""
+        """Set the thresholds of pair ``pair`` (0; 1 with cross
+        distillation)."""
         if not 0 <= low_thr <= high_thr:
             raise ValueError(f'need 0 <= low_thr <= high_thr, got {low_thr}, {high_thr}')
-        setattr(self, f'high_thr{suffix}', float(high_thr))
-        setattr(self, f'low_thr{suffix}', float(low_thr))
-        setattr(self, f'max_pseudo_per_frame{suffix}', max_pseudo_per_frame)
+        self.high_thr[pair] = float(high_thr)
+        self.low_thr[pair] = float(low_thr)
+        self.max_pseudo_per_frame[pair] = -1 if max_pseudo_per_frame is None else int(
+            max_pseudo_per_frame)
+
+    def teachers(self) -> List:
+        """The teacher of each pair (index = pair)."""
+        return [self.teacher]
+
+    def students(self) -> List:
+        """The student of each pair (index = pair)."""
+        return [self.student]
 
     def _teacher_cfg(self, detector: dict) -> dict:
         """The detector config with the teacher's flip test."""
         cfg = copy.deepcopy(detector)
-        cfg['test_cfg'] = dict(cfg.get('test_cfg') or {}, flip_test=self.teacher_flip)
+        cfg['test_cfg'] = dict(cfg.get('test_cfg') or {},
+                               flip_test=bool(self.semi_train_cfg['teacher_flip']))
         return cfg
-
-    def init_weights(self):
-        """Both networks from the stage-one checkpoint (if given)."""
-        super().init_weights()
-        logger = MMLogger.get_current_instance()
-        pairs = [(self.stage_one, (self.student, self.teacher))]
-        if self.with_cross:
-            pairs.append((self.stage_one_b, (self.student_b, self.teacher_b)))
-        for ckpt, nets in pairs:
-            for net in nets if ckpt else ():
-                load_checkpoint(net, ckpt, map_location='cpu', logger=logger)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.teacher.eval()  # BN statistics of the teachers stay as they are
-        if self.with_cross:
-            self.teacher_b.eval()
+        for teacher in self.teachers():
+            teacher.eval()  # BN statistics of the teachers stay as they are
         return self
 
     @property
     def head(self):
-        """The head of the network that predicts (``predict_on``)."""
-        return getattr(self, self.predict_on).head
+        """The head of the network that predicts (``semi_test_cfg``)."""
+        return getattr(self, self.semi_test_cfg['predict_on']).head
 
     @property
     def dataset_meta(self):
@@ -200,18 +245,47 @@ class PointSelfTraining(BaseModel):
 
     @dataset_meta.setter
     def dataset_meta(self, meta):
-        for name in ('student', 'teacher', 'student_b', 'teacher_b'):
-            if hasattr(self, name):
-                getattr(self, name).dataset_meta = meta
+        for net in self.students() + self.teachers():
+            net.dataset_meta = meta
+
+    # -- prediction -------------------------------------------------------
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        net = getattr(self, self.semi_test_cfg['predict_on'])
+        return net.forward(inputs, data_samples, mode=mode)
+
+    @torch.no_grad()
+    def predict_teacher(self, inputs: Tensor, data_samples, pair: int = 0,
+                        score_floor: Optional[float] = None) -> list:
+        """The data samples teacher ``pair`` predicts (eval mode, float32,
+        its flip test), decoded down to ``score_floor`` instead of the
+        head's ``decode_thr`` where given: what the pseudo-label thresholds
+        are calibrated and scored on."""
+        teacher = self.teachers()[pair]
+        decoder = teacher.head.decoder
+        floor = decoder.decode_thr
+        teacher.eval()  # before the first epoch the runner has not set any mode
+        try:
+            if score_floor is not None:
+                decoder.decode_thr = float(score_floor)
+            with torch.autocast(inputs.device.type, enabled=False):
+                return teacher(inputs.float(), data_samples, mode='predict')
+        finally:
+            decoder.decode_thr = floor
+
+    # -- training ---------------------------------------------------------
 
     def ramp(self) -> float:
         it = MessageHub.get_current_instance().get_info('iter', 0)
-        return 1.0 if self.ramp_iters <= 0 else min(1.0, (it + 1) / self.ramp_iters)
+        iters = self.semi_train_cfg['ramp_iters']
+        return 1.0 if iters <= 0 else min(1.0, (it + 1) / iters)
 
     def student_view(self, inputs: Tensor) -> Tensor:
         """The same pixels with per-image brightness, contrast and noise."""
         b = inputs.shape[0]
-        n = self.student_noise
+        n = self.semi_train_cfg['student_noise'] or {}
         shape = (b, 1, 1, 1)
         x = inputs * (1 + (torch.rand(shape, device=inputs.device) * 2 - 1)
                       * n.get('contrast', 0.0))
@@ -224,51 +298,49 @@ class PointSelfTraining(BaseModel):
         """Raw teacher outputs (B, K, H, W) on ``inputs`` (B, 3, h, w), the
         mean with the mirrored view's (flipped back) under ``teacher_flip``."""
         flip_indices = (getattr(self.student, 'dataset_meta', None) or {}).get('flip_indices')
-        return flip_test_logits(teacher, inputs, self.teacher_flip, teacher.test_cfg,
-                                flip_indices)
+        return flip_test_logits(teacher, inputs, bool(self.semi_train_cfg['teacher_flip']),
+                                teacher.test_cfg, flip_indices)
 
-    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        net = getattr(self, self.predict_on)
-        return net.forward(inputs, data_samples, mode=mode)
+    def pseudo_targets(self, pair: int, teacher_logits: Tensor, clicks: Tensor,
+                       negatives: Optional[Tensor] = None):
+        """Target (B, K, H, W), loss mask and statistics of pair ``pair``'s
+        student from its teacher's raw outputs and the clicks' target, at
+        the pair's thresholds (:func:`make_pseudo_targets`); never at
+        confirmed ``negatives`` (B, K, H, W)."""
+        teacher = self.teachers()[pair]
+        codec = teacher.head.decoder
+        return make_pseudo_targets(
+            teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
+            self.high_thr[pair], self.low_thr[pair], self.click_radius / self.stride,
+            int(codec.decode_nms_kernel), self.ramp(), self.max_pseudo_per_frame[pair],
+            negatives)
+
+    def pair_loss(self, pair: int, logits: Tensor, teacher_logits: List[Tensor],
+                  clicks: Tensor, negatives: Optional[Tensor] = None):
+        """Pair ``pair``'s student loss (its ``logits`` (B, K, H, W)
+        against its teacher's pseudo targets) and statistics;
+        ``teacher_logits``: every teacher's raw outputs; ``negatives``:
+        confirmed negatives (full negative term, never pseudo labels)."""
+        target, mask, stats = self.pseudo_targets(pair, teacher_logits[pair], clicks,
+                                                  negatives)
+        head = self.students()[pair].head
+        if negatives is None:
+            return head.loss_module(logits, target, None, mask), stats
+        return head.loss_module(logits, target, None, mask, negatives), stats
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         # The teachers run in float32 even under mixed precision (``--amp``):
-        # their scores are compared with thresholds that PseudoThresholdHook
-        # chose on float32 predictions (and that the quality hook scores),
-        # so the pseudo labels do not depend on the training's precision.
+        # their scores are compared with thresholds PseudoThresholdHook chose
+        # on float32 predictions (predict_teacher), so the pseudo labels do
+        # not depend on the training's precision.
         with torch.no_grad(), torch.autocast(inputs.device.type, enabled=False):
-            t_logits = self.teacher_logits(self.teacher, inputs.float())
-            t_logits_b = (self.teacher_logits(self.teacher_b, inputs.float())
-                          if self.with_cross else None)
-        clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits)
+            t_logits = [self.teacher_logits(t, inputs.float()) for t in self.teachers()]
+        clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits[0])
+        negatives = stacked_field(data_samples, 'negatives')
         losses = dict(pseudo_weight=torch.tensor(self.ramp()))
-        branches = [('', self.student, self.teacher, t_logits, t_logits_b)]
-        if self.with_cross:
-            branches.append(('_b', self.student_b, self.teacher_b, t_logits_b, t_logits))
-        for suffix, student, teacher, own, other in branches:
-            loss, stats = self._student_loss(student, teacher, own, other, clicks, inputs,
-                                             self.thresholds(suffix))
+        for pair, (suffix, student) in enumerate(zip(self.pair_suffixes, self.students())):
+            logits = student.head.forward(student.extract_feat(self.student_view(inputs)))
+            loss, stats = self.pair_loss(pair, logits, t_logits, clicks, negatives)
             losses[f'loss_kpt{suffix}'] = loss
             losses.update({f'{k}{suffix}': v.detach() for k, v in stats.items()})
         return losses
-
-    def _student_loss(self, student, teacher, teacher_logits, other_logits, clicks, inputs,
-                      thresholds):
-        """One student's loss: its teacher's pseudo targets at
-        ``thresholds`` (high, low, frame cap; the self term) and, with cross
-        distillation, the other teacher's soft heatmap."""
-        head = student.head
-        codec = head.decoder
-        high, low, cap = thresholds
-        target, mask, stats = make_pseudo_targets(
-            teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
-            high, low, self.click_radius, int(codec.decode_nms_kernel), self.ramp(), cap)
-        logits = head.forward(student.extract_feat(self.student_view(inputs)))
-        loss = head.loss_module(logits, target, None, mask)
-        if other_logits is not None:
-            distill = self.distill(logits, other_logits)
-            stats['distill'] = distill
-            loss = (1 - self.cross_weight) * loss + self.cross_weight * distill
-        return loss, stats

@@ -1,9 +1,11 @@
 """What a pseudo label is, in one place: stage two's targets from a
 teacher's heatmap (:func:`make_pseudo_targets`, heatmap pixels, used in the
-training step), the same rule scored against dense truth on decoded points
-(:func:`score_pseudo_labels`, frame pixels, used by
-``PseudoLabelQualityHook`` and the calibration benchmark), and the count rule
-(:func:`threshold_for_count`, used by ``PseudoThresholdHook``)."""
+model's training step), the same rule on decoded points in frame pixels
+(:func:`select_pseudo_labels`; :func:`score_pseudo_labels` against dense
+truth, used by ``PseudoLabelQualityHook`` and the calibration benchmark),
+and the count rule (:func:`threshold_for_count`, used by
+``PseudoThresholdHook``). The click radius is the model's
+``semi_train_cfg.click_radius`` (frame pixels) everywhere."""
 import math
 from typing import Dict, Optional, Tuple
 
@@ -13,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmpose_carcinosis.codecs import heatmap_nms
-from mmpose_carcinosis.evaluation.metrics.point_metric import match_pairs
+from mmpose_carcinosis.evaluation.functional import match_pairs
 
 
 def gaussian_kernel(sigma: float, radius: int) -> Tensor:
@@ -33,7 +35,8 @@ def disk_kernel(radius: float) -> Tensor:
 def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: float,
                         high_thr: float, low_thr: float, click_radius: float,
                         nms_kernel: int = 3, weight: float = 1.0,
-                        max_per_frame: Optional[int] = None
+                        max_per_frame: Optional[int] = None,
+                        negatives: Optional[Tensor] = None
                         ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
     """Pseudo-labelled targets from a teacher's score heatmap.
 
@@ -55,13 +58,19 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
         click_target (Tensor): (B, 1, H, W) the clicks' Gaussian target
             (max-merged, peak 1 at each click).
         sigma (float): The codec's sigma (heatmap pixels).
-        high_thr, low_thr (float): Score thresholds, low <= high.
-        click_radius (float): Heatmap pixels; peaks nearer a click are the
-            click's own.
+        high_thr, low_thr (float | Tensor): Score thresholds, low <= high
+            (0-d tensors, e.g. a model's buffers, keep them on the device).
+        click_radius (float): Heatmap pixels (a model's frame-pixel radius
+            divided by the stride); peaks nearer a click are the click's
+            own.
         nms_kernel (int): Max-pool NMS kernel.
         weight (float): Height of the pseudo Gaussians (the ramp).
-        max_per_frame (int, optional): Most pseudo peaks a frame may have
-            (``None``: no limit).
+        max_per_frame (int | Tensor, optional): Most pseudo peaks a frame
+            may have (``None`` or negative: no limit).
+        negatives (Tensor, optional): (B, 1, H, W), > 0 at confirmed
+            negatives (points a reviewer rejected): a teacher peak within
+            ``click_radius`` of one is never a pseudo label (nor ignored:
+            the loss pushes it down).
 
     Returns:
         tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
@@ -72,11 +81,17 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
     near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
     far = ~near_click & (peaks > 0)
+    if negatives is not None:
+        disk = disk_kernel(click_radius).to(peaks)
+        near_rejected = F.conv2d((negatives > 0).float(), disk,
+                                 padding=disk.shape[-1] // 2) > 0
+        far = far & ~near_rejected
     pseudo = far & (peaks >= high_thr)
     ignore = far & (peaks >= low_thr) & ~pseudo
     doubtful = torch.zeros(pseudo.shape[0], dtype=torch.bool, device=pseudo.device)
     if max_per_frame is not None:
-        doubtful = pseudo.flatten(1).sum(1) > max_per_frame
+        limit = torch.as_tensor(max_per_frame, device=pseudo.device)
+        doubtful = (pseudo.flatten(1).sum(1) > limit) & (limit >= 0)
         frames = doubtful[:, None, None, None]
         ignore = ignore | (pseudo & frames)
         pseudo = pseudo & ~frames
@@ -100,34 +115,64 @@ def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:
     return (np.linalg.norm(points[:, None] - clicks[None], axis=-1) <= radius).any(1)
 
 
-def score_pseudo_labels(points: np.ndarray, scores: np.ndarray, truth: np.ndarray,
-                        clicks: np.ndarray, thr: float, radius: float,
-                        cap: Optional[int] = None
-                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """One frame's pseudo labels against its unclicked true points.
+def select_pseudo_labels(points: np.ndarray, scores: np.ndarray, clicks: np.ndarray,
+                         thr: float, click_radius: float, cap: Optional[int] = None,
+                         negatives: Optional[np.ndarray] = None
+                         ) -> Tuple[np.ndarray, bool]:
+    """One frame's pseudo labels among decoded predictions: the rule of
+    :func:`make_pseudo_targets` in frame pixels.
 
-    Pseudo labels are the predictions scoring at least ``thr`` farther than
-    ``radius`` from every click; none if there are more than ``cap`` (the
-    frame cap of :func:`make_pseudo_targets`). The unclicked true points
-    are those farther than ``radius`` from every click.
+    Args:
+        points (np.ndarray): (M, 2) predictions, frame pixels; ``scores``
+            (M,) theirs.
+        clicks (np.ndarray): (K, 2) the frame's clicks.
+        thr (float): Score threshold (``high_thr``).
+        click_radius (float): Frame pixels; predictions nearer a click are
+            the click's own.
+        cap (int, optional): Most pseudo labels a frame may have (None or
+            negative: no limit); a frame over it has none.
+        negatives (np.ndarray, optional): (R, 2) confirmed negatives; a
+            prediction within ``click_radius`` of one is never a pseudo
+            label.
+
+    Returns:
+        tuple: ``keep`` (M,) bool, the pseudo labels; ``doubtful``: the
+        frame was over the cap.
+    """
+    keep = (np.asarray(scores) >= thr) & ~near(points, clicks, click_radius)
+    if negatives is not None:
+        keep &= ~near(points, np.asarray(negatives).reshape(-1, 2), click_radius)
+    doubtful = cap is not None and cap >= 0 and int(keep.sum()) > cap
+    if doubtful:
+        keep[:] = False
+    return keep, bool(doubtful)
+
+
+def score_pseudo_labels(points: np.ndarray, scores: np.ndarray, truth: np.ndarray,
+                        clicks: np.ndarray, thr: float, click_radius: float,
+                        match_radius: Optional[float] = None, cap: Optional[int] = None
+                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """One frame's pseudo labels (:func:`select_pseudo_labels`) against its
+    unclicked true points: those farther than ``click_radius`` from every
+    click, matched one-to-one within ``match_radius`` (default
+    ``click_radius``).
 
     Args:
         points (np.ndarray): (M, 2) predictions; ``scores`` (M,) theirs.
         truth (np.ndarray): (N, 2) true points; ``clicks`` (K, 2).
-        thr, radius (float): Score threshold; radius in frame pixels.
+        thr (float): Score threshold.
+        click_radius, match_radius (float): Frame pixels.
         cap (int, optional): Most pseudo labels a frame may have.
 
     Returns:
         tuple: ``keep`` (M,) bool, the pseudo labels; ``unclicked`` (N,)
         bool; ``found`` (N,) bool, the unclicked true points a pseudo label
-        matches one-to-one within ``radius``; ``doubtful``: over the cap.
+        matches; ``doubtful``: over the cap.
     """
-    keep = (scores >= thr) & ~near(points, clicks, radius)
-    doubtful = cap is not None and int(keep.sum()) > cap
-    if doubtful:
-        keep[:] = False
-    unclicked = ~near(truth, clicks, radius)
-    matched = match_pairs(points[keep], truth[unclicked], radius)[1]
+    match_radius = click_radius if match_radius is None else match_radius
+    keep, doubtful = select_pseudo_labels(points, scores, clicks, thr, click_radius, cap)
+    unclicked = ~near(truth, clicks, click_radius)
+    matched = match_pairs(points[keep], truth[unclicked], match_radius)[1]
     found = np.zeros(len(truth), bool)
     found[np.nonzero(unclicked)[0][np.asarray(matched, int)]] = True
     return keep, unclicked, found, doubtful

@@ -289,3 +289,56 @@ def test_min_positives_floors_the_normaliser(fused):
     target[:, :, :5, :5] = 1.0  # 50 positives > 20
     assert CragTailLoss(fused=fused, min_positives=10)(logits, target).item() == \
         pytest.approx(CragTailLoss(fused=fused)(logits, target).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize('fused', [True, False])
+def test_confirmed_negatives_get_the_full_negative_term(fused):
+    # three pixels: a positive (x 0, H 1), an unlabeled confident one and a
+    # rejected (confirmed negative) one, both at x = 2: the unlabeled pixel
+    # gets the tail (lam - P) P^2, the rejected one P^2 (-log(1 - P))
+    from mmpose_carcinosis.models import CragTailLoss
+    loss_fn = CragTailLoss(fused=fused)
+    logits = torch.tensor([[[[0.0, 2.0, 2.0]]]], dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([[[[1.0, 0.0, 0.0]]]], dtype=torch.float64)
+    negatives = torch.tensor([[[[0.0, 0.0, 1.0]]]], dtype=torch.float64)
+    p = 1 / (1 + math.exp(-2.0))
+    pm = 1 / (1 + math.exp(1.0))  # sigmoid(0 - margin 1)
+    pos = (1 - pm)**2 * -math.log(pm) + (1 - 0.5)**2
+    tail = (1.5 - p) * p**2
+    full = p**2 * -math.log(1 - p)
+    loss = loss_fn(logits, target, None, None, negatives)
+    assert float(loss) == pytest.approx(pos + tail + full, rel=1e-9)
+    loss.backward()
+    s = -math.log(1 - p)
+    assert float(logits.grad[0, 0, 0, 2]) == pytest.approx(2 * p**2 * (1 - p) * s + p**3,
+                                                           rel=1e-9)
+    assert float(logits.grad[0, 0, 0, 1]) == pytest.approx(p**2 * (1 - p) * (3.0 - 3 * p),
+                                                           rel=1e-9)
+    # a positive pixel marked negative keeps its positive term
+    both = loss_fn(logits.detach(), target, None, None, torch.ones_like(target))
+    assert float(both) == pytest.approx(pos + 2 * full, rel=1e-9)
+
+
+def test_a_dense_frame_is_the_loss_without_the_tail():
+    # negatives everywhere (a reviewed, dense frame) = use_tail=False; with a
+    # mask too, fused and autograd agree
+    from mmpose_carcinosis.models import CragTailLoss
+    torch.manual_seed(0)
+    logits = torch.randn(2, 1, 12, 16, dtype=torch.float64)
+    target = torch.zeros_like(logits)
+    target[:, 0, 5:8, 6:9] = torch.rand(2, 3, 3, dtype=torch.float64)
+    dense = torch.ones_like(target)
+    plain = CragTailLoss(use_tail=False)(logits, target)
+    assert float(CragTailLoss()(logits, target, None, None, dense)) == pytest.approx(
+        float(plain), rel=1e-12)
+    mask = (torch.rand(2, 1, 12, 16) > 0.2).double()
+    half = torch.zeros_like(target)
+    half[0] = 1.0  # frame 0 dense, frame 1 with the tail
+    x1 = logits.clone().requires_grad_(True)
+    x2 = logits.clone().requires_grad_(True)
+    a = CragTailLoss(fused=True)(x1, target, None, mask, half)
+    b = CragTailLoss(fused=False)(x2, target, None, mask, half)
+    a.backward()
+    b.backward()
+    assert float(a) == pytest.approx(float(b), rel=1e-10)
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-9, atol=1e-12)

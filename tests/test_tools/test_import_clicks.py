@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from mmpose.registry import DATASETS
 
-from helpers import load_script
+from helpers import ROOT, load_script  # noqa: F401
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # (relative image path, [(x, y), ...]); frames of two videos, one without clicks
 CLICKS = {'v01/f2.jpg': [(10.25, 20.5), (30.0, 5.75)],
           'v01/f10.jpg': [(1.5, 2.5)],

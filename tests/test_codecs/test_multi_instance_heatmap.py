@@ -126,3 +126,25 @@ def test_bad_arguments():
         build(merge='mean')
     with pytest.raises(ValueError, match='odd'):
         build(decode_nms_kernel=4)
+
+
+def test_confirmed_negatives_are_encoded_as_disks():
+    from mmpose_carcinosis.codecs import MultiInstanceGaussianHeatmap
+    codec = MultiInstanceGaussianHeatmap(input_size=(64, 32), heatmap_size=(16, 8), sigma=1.0,
+                                         negative_radius=1.5)
+    kp = np.array([[[8.0, 8.0]]], np.float32)
+    plain = codec.encode(kp, np.ones((1, 1)))
+    assert set(plain) == {'heatmaps'}  # nothing asked: as before
+    # a rejected point at input (40, 16) = heatmap (10, 4): the 3x3 block and
+    # the four pixels 1 px beyond its edges' centres are within 1.5 px... (d^2 <= 2.25)
+    out = codec.encode(kp, np.ones((1, 1)), np.array([[40.0, 16.0]], np.float32), False)
+    neg = out['negatives'][0]
+    ys, xs = np.nonzero(neg)
+    d2 = (xs - 10)**2 + (ys - 4)**2
+    assert neg.shape == (8, 16) and d2.max() <= 2.25 and len(xs) == 9
+    assert np.array_equal(out['heatmaps'], plain['heatmaps'])
+    # a point at the border keeps only its inside pixels; a dense frame is all ones
+    edge = codec.encode(kp, None, np.array([[0.0, 0.0]], np.float32), False)['negatives']
+    assert int(edge.sum()) == 4  # (0,0), (1,0), (0,1), (1,1)
+    assert codec.encode(kp, None, np.zeros((0, 2)), True)['negatives'].min() == 1.0
+    assert codec.encode(kp, None, np.zeros((0, 2)), False)['negatives'].max() == 0.0

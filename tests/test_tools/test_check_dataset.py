@@ -13,8 +13,8 @@ from mmpose.registry import DATASETS
 
 from mmpose_carcinosis.datasets import DataCheckError
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'demo_cpu.py')
+from helpers import ROOT  # noqa: E402
+CONFIG = osp.join(ROOT, 'configs', 'cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py')
 
 
 def _edit(root, split, fn):

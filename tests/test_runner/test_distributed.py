@@ -84,7 +84,7 @@ class _Pair(torch.nn.Module):
             torch.nn.init.constant_(p, student_value)
         for p in self.teacher.parameters():
             torch.nn.init.constant_(p, -1.0)
-        self.teacher_version = 0
+        self.register_buffer('teacher_version', torch.zeros((), dtype=torch.long))
 
 
 def _refresh_worker(rank, world, port, best, out):
@@ -150,7 +150,7 @@ def _quality_stats(rank, world):
     frames = _quality_frames()
     seen = []
 
-    def fake_predictions(model, dataset, indices, batch_size=4, teacher=None):
+    def fake_predictions(model, dataset, indices, batch_size=4, pair=0, score_floor=None):
         for i in indices:
             seen.append(i)
             f = frames[i]
@@ -165,14 +165,14 @@ def _quality_stats(rank, world):
         hook = PseudoLabelQualityHook('annotations/train_dense.json', radius=5.0)
         hook._dataset = list(range(len(frames)))
         hook._clicks = {f['img_path']: f['clicks'] for f in frames}
-        model = SimpleNamespace(teachers=lambda: [('', None)],
-                                thresholds=lambda suffix: (0.5, 0.1, None))
+        model = SimpleNamespace(teachers=lambda: [None], pair_suffixes=('', ),
+                                click_radius=5.0, thresholds=lambda pair: (0.5, 0.1, None))
         hub = MessageHub.get_instance(f'quality_{rank}_{world}')
         runner = SimpleNamespace(
             epoch=0, rank=rank, model=model, message_hub=hub,
             logger=SimpleNamespace(info=lambda *a: None),
             visualizer=SimpleNamespace(add_scalars=lambda stats, step: None))
-        hook.check(runner, model, None, '')
+        hook.check(runner, model, 0)
     finally:
         module.teacher_predictions = real
     logged = {k[len('train/'):]: v.current() for k, v in hub.log_scalars.items()}

@@ -58,7 +58,7 @@ def test_pipeline_on_a_frame_without_points(tmp_path, ann_factory):
     pipeline = [
         dict(type='LoadImage'),
         dict(type='PointRandomAffine', input_size=(96, 64), scale_type='long'),
-        dict(type='RandomFlip', direction='horizontal'),
+        dict(type='PointRandomFlip', direction='horizontal'),
         dict(type='GenerateTarget', encoder=codec),
         dict(type='PackPoseInputs', meta_keys=('img_id', 'video_id', 'frame_id',
                                                  'input_size', 'flip_indices')),
@@ -69,6 +69,9 @@ def test_pipeline_on_a_frame_without_points(tmp_path, ann_factory):
     empty = ds[2]['data_samples']
     assert empty.gt_fields.heatmaps.shape == (1, 16, 24)
     assert float(empty.gt_fields.heatmaps.max()) == 0.0
+    # no confirmed negatives: an all-zero map reaches the loss
+    assert empty.gt_fields.negatives.shape == (1, 16, 24)
+    assert float(empty.gt_fields.negatives.max()) == 0.0
     full = ds[1]['data_samples']
     assert float(full.gt_fields.heatmaps.max()) > 0.5
     assert full.metainfo['video_id'] == 3 and full.metainfo['frame_id'] == 1
@@ -179,3 +182,39 @@ def test_missing_and_twice_listed_frames_refuse_or_skip(tmp_path, ann_factory):
     listed = (tmp_path / 'skipped_frames.jsonl').read_text()
     assert 'b.jpg does not exist' in listed and 'frames.json' in listed
     del logger
+
+
+@pytest.mark.parametrize('size', [(480, 270), (550, 350)])
+def test_flipped_points_stay_on_their_nodules(size):
+    # a bright dot with a click on it and a rejected point on another dot:
+    # after the bottom-up affine to 480x288 and a horizontal flip, both
+    # points are where the image puts their dots. MMPose's RandomFlip reads
+    # input_size (w, h) as (h, w) and put the click 192 px off (mmpose#2925)
+    from mmpose.registry import TRANSFORMS
+    w, h = size
+    img = np.zeros((h, w, 3), np.uint8)
+    img[29:32, 19:22] = 255  # 3x3 dots, centred on the points
+    img[99:102, 299:302] = 120
+    affine = TRANSFORMS.build(dict(type='PointRandomAffine', input_size=(480, 288),
+                                   shift_factor=0.0, scale_factor=(1.0, 1.0),
+                                   scale_type='long', rotate_factor=0.0))
+    for flip_type, expect_ok in (('PointRandomFlip', True), ('RandomFlip', False)):
+        flip = TRANSFORMS.build(dict(type=flip_type, direction='horizontal', prob=1.0))
+        res = affine(dict(img=img.copy(), img_shape=(h, w), ori_shape=(h, w),
+                          keypoints=np.array([[[20.0, 30.0]]], np.float32),
+                          keypoints_visible=np.ones((1, 1), np.float32), flip_indices=[0],
+                          negative_keypoints=np.array([[300.0, 100.0]], np.float32)))
+        res = flip(res)
+        ys, xs = np.nonzero(res['img'][..., 0] == res['img'][..., 0].max())
+        kp = res['keypoints'][0, 0]
+        ok = abs(kp[0] - xs.mean()) <= 1.5 and abs(kp[1] - ys.mean()) <= 1.5
+        assert ok == expect_ok, (flip_type, kp, xs.mean(), ys.mean())
+        if flip_type == 'PointRandomFlip':
+            assert res['input_size'] == (480, 288)
+            neg = res['negative_keypoints'][0]
+            x0, y0 = int(neg[0]) - 8, int(neg[1]) - 8  # the second dot's window
+            grey = res['img'][y0:y0 + 17, x0:x0 + 17, 0].astype(float)
+            ys, xs = np.mgrid[y0:y0 + 17, x0:x0 + 17]
+            assert grey.sum() > 0  # the dot is there
+            dot = np.array([(xs * grey).sum(), (ys * grey).sum()]) / grey.sum()
+            assert np.abs(dot - neg).max() <= 1.5, (neg, dot)

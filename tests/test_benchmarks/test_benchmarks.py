@@ -1,6 +1,6 @@
 """The bookkeeping of ``benchmarks/sparse_to_dense.py``: reading a fixed
 threshold off a curve, checkpoint selection and the seed summary (the
-training runs themselves are covered by ``test_end_to_end.py``)."""
+training runs themselves are covered by ``tests/test_runner/test_end_to_end.py``)."""
 import json
 import os
 import os.path as osp
@@ -10,7 +10,7 @@ import pytest
 
 from helpers import load_script
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -241,18 +241,24 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     ckpt = osp.join(work_dir, 'clicks_1-5', 'cragtail', 'epoch_30.pth')
     over, config = by_method['stage2']
     assert config == stage_two.STAGE2_CONFIG
-    assert over == {'model.stage_one': ckpt}  # thresholds: the config's PseudoThresholdHook
+    # thresholds: the config's PseudoThresholdHook
+    assert over == {'model.init_cfg.checkpoint': ckpt}
+    # variants train from their own configs (hooks as there)
+    assert by_method['stage2_ema'][1].endswith('selftrain-ema_' + osp.basename(
+        stage_two.STAGE2_CONFIG)[len('selftrain_'):])
+    assert by_method['stage2_rounds'][1].endswith('selftrain-rounds_' + osp.basename(
+        stage_two.STAGE2_CONFIG)[len('selftrain_'):])
+    assert by_method['stage2_cross'][1].endswith('crosstrain_' + osp.basename(
+        stage_two.STAGE2_CONFIG)[len('selftrain_'):])
 
     def hook(method, kind):
         return [h for h in by_method[method][0]['custom_hooks'] if h['type'] == kind]
-    assert hook('stage2_ema', 'mmdet.MeanTeacherHook')
-    assert hook('stage2_rounds', 'TeacherRefreshHook')[0]['interval'] == 5
     assert hook('stage2_noband', 'PseudoThresholdHook')[0]['low_ratio'] == 1.0  # no band
     count = hook('stage2_count', 'PseudoThresholdHook')[0]
     assert count['rule'] == 'count' and count['per_frame'] == 'clicks'
-    assert by_method['stage2_noflip'][0]['model.teacher_flip'] is False
+    assert by_method['stage2_noflip'][0]['model.semi_train_cfg.teacher_flip'] is False
     # the cross partner is the next seed's stage-one model, listed or not
-    partners = [o['model.cross']['stage_one'] for m, o, _ in calls if m == 'stage2_cross']
+    partners = [o['model.partner_load_from'] for m, o, _ in calls if m == 'stage2_cross']
     assert partners == [osp.join(work_dir, f'seed_{s}', 'clicks_1-5', 'cragtail',
                                  'epoch_30.pth') for s in (1, 2)]
     control = by_method['control'][0]
@@ -310,11 +316,11 @@ def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
     assert status == 'same_training' and cfg.model.head.decoder.decode_topk == 100
     # stage two decodes its teacher while training: there top-k counts
     s2 = bench.run_config(args, 'stage2', 'data/', str(tmp_path),
-                          config='configs/demo_cpu_stage2.py')
+                          config='configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
     assert s2[2].model.detector.head.decoder.decode_topk == 100
     args.topk = 50
     assert bench.run_config(args, 'stage2', 'data/', str(tmp_path),
-                            config='configs/demo_cpu_stage2.py')[1] == 'changed'
+                            config='configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')[1] == 'changed'
     assert text != open(path).read()
 
 

@@ -172,8 +172,8 @@ def test_two_stages_through_the_runner(trained, data_root, tmp_path):
     # logged against the training frames' dense truth, and a resume of
     # stage two that keeps the calibrated thresholds
     stage_one = osp.join(trained[0], 'epoch_2.pth')
-    cfg2 = osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')
-    opts = data_options(data_root, 2) + [f'model.stage_one={stage_one}']
+    cfg2 = osp.join(ROOT, 'configs', 'selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
+    opts = data_options(data_root, 2) + [f'model.init_cfg.checkpoint={stage_one}']
     work = tmp_path / 'stage2'
     log = run([sys.executable, 'tools/train.py', cfg2, '--work-dir', str(work),
                '--cfg-options', *opts])
@@ -182,24 +182,30 @@ def test_two_stages_through_the_runner(trained, data_root, tmp_path):
     rows = scalars(str(work))
     assert any('pseudo_per_frame' in r for r in rows)
     ckpt = torch.load(work / 'epoch_2.pth')
-    meta = ckpt['meta']['pseudo_thr']
-    thr = meta['a']
-    assert meta['teacher_version'] == 0 and thr['low_thr'] == pytest.approx(thr['high_thr'] / 3)
+    state = ckpt['state_dict']
+    # the thresholds are the model's buffers, in every checkpoint
+    high, low = float(state['high_thr'][0]), float(state['low_thr'][0])
+    assert int(state['teacher_version']) == 0 == int(state['calibrated_version'])
+    assert low == pytest.approx(high / 3)
     # frame_cap 2: twice the most any validation frame keeps (at least 1)
-    cap = thr['max_pseudo_per_frame']
-    assert isinstance(cap, int) and cap >= 2 and cap % 2 == 0
+    cap = int(state['max_pseudo_per_frame'][0])
+    assert cap >= 2 and cap % 2 == 0
     assert f'max_pseudo_per_frame {cap} ' in log
+    thr = dict(high_thr=high)
     assert any(r.get('pseudo/high_thr') == pytest.approx(thr['high_thr']) for r in rows)
-    state, first = ckpt['state_dict'], torch.load(stage_one)['state_dict']
+    first = torch.load(stage_one)['state_dict']
     # the frozen teacher is still the stage-one model; the student moved
     key = 'backbone.conv1.weight'
     assert torch.equal(state[f'teacher.{key}'], first[key])
     assert not torch.equal(state[f'student.{key}'], first[key])
     log = run([sys.executable, 'tools/train.py', cfg2, '--work-dir', str(work), '--resume',
-               '--cfg-options', *data_options(data_root, 3), f'model.stage_one={stage_one}'])
+               '--cfg-options', *data_options(data_root, 3),
+               f'model.init_cfg.checkpoint={stage_one}'])
     assert 'resumed epoch: 2' in log and osp.isfile(work / 'epoch_3.pth')
     assert 'pseudo-label thresholds' not in log  # restored, not recalibrated
-    assert torch.load(work / 'epoch_3.pth')['meta']['pseudo_thr'] == meta
+    resumed = torch.load(work / 'epoch_3.pth')['state_dict']
+    for key in ('high_thr', 'low_thr', 'max_pseudo_per_frame', 'calibrated_version'):
+        assert torch.equal(resumed[key], state[key]), key
 
 
 def test_rounds_of_self_training(trained, data_root, tmp_path):
@@ -210,16 +216,18 @@ def test_rounds_of_self_training(trained, data_root, tmp_path):
     stage_one = osp.join(trained[0], 'epoch_2.pth')
     cfg = tmp_path / 'rounds.py'
     from mmengine.config import Config
-    hooks = Config.fromfile(osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')).custom_hooks_rounds
+    rounds = osp.join(ROOT, 'configs',
+                      'selftrain-rounds_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
+    hooks = Config.fromfile(rounds).custom_hooks
     change = {'TeacherRefreshHook': dict(interval=1, source='student'),
               'PseudoThresholdHook': dict(rule='count', per_frame='clicks')}
     hooks = [dict(h, **change.get(h['type'], {})) for h in hooks]
     assert any(h['type'] == 'TeacherRefreshHook' for h in hooks)
-    cfg.write_text(f"_base_ = ['{osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')}']\n"
-                   f"custom_hooks = {hooks!r}\n")
+    cfg.write_text(f"_base_ = ['{rounds}']\ncustom_hooks = {hooks!r}\n")
     work = tmp_path / 'rounds'
     log = run([sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(work),
-               '--cfg-options', *data_options(data_root, 2), f'model.stage_one={stage_one}',
+               '--cfg-options', *data_options(data_root, 2),
+               f'model.init_cfg.checkpoint={stage_one}',
                'default_hooks.checkpoint.interval=1'])
     assert log.count('teacher refreshed from the student after epoch 1') == 1
     assert log.count('pseudo-label thresholds: high_thr') == 2
@@ -229,7 +237,8 @@ def test_rounds_of_self_training(trained, data_root, tmp_path):
     assert log.count(f'{k:g} pseudo labels per frame') == 2
     assert log.count(f'max_pseudo_per_frame {int(2 * k)} ') == 2  # frame_cap 2 x k
     one, two = (torch.load(work / f'epoch_{e}.pth') for e in (1, 2))
-    assert two['meta']['teacher_version'] == 1 and two['meta']['pseudo_thr']['teacher_version'] == 1
+    assert int(two['state_dict']['teacher_version']) == 1
+    assert int(two['state_dict']['calibrated_version']) == 1
     for k, v in one['state_dict'].items():
         if k.startswith('student.'):
             assert torch.equal(two['state_dict']['teacher.' + k[len('student.'):]], v), k

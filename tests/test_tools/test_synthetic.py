@@ -9,7 +9,7 @@ import pytest
 
 from helpers import load_script
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 SMALL = dict(num_videos=(2, 1, 1), frames_per_video=3, size=(96, 64),
              nodules=(8, 12), nodule_radius=(2.0, 3.0), seed=5)
 

@@ -86,11 +86,10 @@ def _first_step_weight_grad(bias_prob):
     """Gradient of the shipped demo head's final 1x1 conv weights at
     initialisation, on non-negative (post-ReLU) features and a batch of four
     480x288 frames with three clicks each."""
-    import os.path as osp
-
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                                   'configs', 'demo_cpu.py'))
+
+    from helpers import CONFIG
+    cfg = Config.fromfile(CONFIG)
     head_cfg = cfg.model.head
     head_cfg.init_cfg[0].override.bias_prob = bias_prob
     torch.manual_seed(0)

@@ -136,9 +136,9 @@ def test_stage_two_checkpoints_load_their_student(trained, data_root, tmp_path):
     from mmpose_carcinosis.utils import stored_score_thr
     from helpers import ROOT
     work, _ = trained
-    cfg2 = osp.join(ROOT, 'configs', 'demo_cpu_stage2.py')
+    cfg2 = osp.join(ROOT, 'configs', 'selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
     model_cfg = Config.fromfile(cfg2).model
-    model_cfg.stage_one = osp.join(work, 'epoch_2.pth')
+    model_cfg.init_cfg.checkpoint = osp.join(work, 'epoch_2.pth')
     wrapper = MODELS.build(model_cfg)
     wrapper.init_weights()
     with torch.no_grad():
@@ -154,8 +154,9 @@ def test_stage_two_checkpoints_load_their_student(trained, data_root, tmp_path):
         state = model.state_dict()
         assert state.keys() == student.keys()
         assert all(torch.equal(state[k], student[k]) for k in student)
-    # the teacher instead, with predict_on='teacher'
-    model, _, _ = init_point_model(cfg2, ckpt, cfg_options={'model.predict_on': 'teacher'})
+    # the teacher instead, with semi_test_cfg.predict_on='teacher'
+    model, _, _ = init_point_model(cfg2, ckpt,
+                                   cfg_options={'model.semi_test_cfg.predict_on': 'teacher'})
     key = 'backbone.conv1.weight'
     assert torch.equal(model.state_dict()[key], wrapper.teacher.state_dict()[key])
     # a stage-one checkpoint with the stage-two config: no student.* weights

@@ -1,0 +1,30 @@
+# Stage two (self-training): what a pseudo label is and when thresholds are
+# chosen. A leaf config wraps its stage-one model:
+#   model = dict(_base_.self_training, _delete_=True, detector=_base_.model)
+#   custom_hooks = _base_.custom_hooks + _base_.stage_two_hooks
+semi_train_cfg = dict(
+    # a pseudo label: a teacher peak at or above high_thr farther than
+    # click_radius frame pixels from every click; peaks in [low_thr, high_thr)
+    # are left out of the loss. PseudoThresholdHook sets both (and
+    # max_pseudo_per_frame) on the validation split before training; these
+    # values are used only without it.
+    high_thr=0.3,
+    low_thr=0.1,
+    max_pseudo_per_frame=None,
+    click_radius=10.,
+    ramp_iters=500,
+    student_noise=dict(brightness=0.2, contrast=0.2, noise=0.05),
+    # the teacher's heatmap is the mean over the frame and its mirror
+    # (MMPose's flip test): far fewer confident false peaks
+    teacher_flip=True)
+self_training = dict(
+    type='PointSelfTraining',
+    semi_train_cfg=semi_train_cfg,
+    semi_test_cfg=dict(predict_on='student'),
+    # the stage-one checkpoint: --cfg-options model.init_cfg.checkpoint=CKPT
+    init_cfg=dict(type='Pretrained', checkpoint=None))
+# precision 0.9 on the dense validation split, low a third of high; a frame
+# with more than twice the confident peaks of any validation frame has them
+# ignored (docs/stage_two.md)
+stage_two_hooks = [
+    dict(type='PseudoThresholdHook', precision=0.9, low_ratio=1 / 3, frame_cap=2.0)]

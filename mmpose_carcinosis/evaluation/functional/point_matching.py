@@ -1,0 +1,171 @@
+"""Point matching and precision-recall helpers of the point metric (as
+MMPose keeps its metrics' arithmetic in ``evaluation/functional``)."""
+from typing import Dict, List, Optional
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def _assign(dist: np.ndarray, radius: float):
+    """Maximum-cardinality one-to-one matching of pairs with distance <=
+    radius, given the (M, N) distance matrix (ties broken by the smallest
+    total distance): the matched (rows, cols)."""
+    ok = dist <= radius
+    if not ok.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    # invalid pairs cost more than any full set of valid ones, so the
+    # assignment first maximises the number of valid pairs
+    big = radius * (min(dist.shape) + 1) + 1.0
+    rows, cols = linear_sum_assignment(np.where(ok, dist, big))
+    valid = ok[rows, cols]
+    return rows[valid], cols[valid]
+
+
+def match_pairs(pred: np.ndarray, gt: np.ndarray, radius: float):
+    """The pairs of :func:`match_points`: indices ``(pred_idx, gt_idx)``
+    of the matched predicted (M, 2) and true (N, 2) points."""
+    if len(pred) == 0 or len(gt) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return _assign(np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1), radius)
+
+
+def match_points(pred: np.ndarray, gt: np.ndarray, radius: float) -> int:
+    """Number of one-to-one matches between predicted and true points whose
+    distance is at most ``radius``: a maximum-cardinality matching (ties
+    broken by the smallest total distance), by the Hungarian algorithm.
+
+    Args:
+        pred (np.ndarray): (M, 2) points.
+        gt (np.ndarray): (N, 2) points.
+        radius (float): Matching radius, same unit as the points.
+
+    Returns:
+        int: number of matched pairs (true positives).
+    """
+    return prefix_matches(pred, gt, radius, [len(pred)])[len(pred)]
+
+
+def prefix_matches(pred: np.ndarray, gt: np.ndarray, radius: float,
+                   counts, gt_mask_at: Optional[int] = None):
+    """Matches of the first ``c`` predictions (sorted by score) for every
+    ``c`` in ``counts``, from one distance matrix and one assignment.
+
+    The sets of predictions that can be matched together form a
+    (transversal) matroid; its greedy basis in score order meets every
+    prefix in as many predictions as that prefix's maximum matching has
+    pairs. That basis is the prediction set of the maximum-weight matching
+    under any weights that decrease with the rank, so one assignment with
+    weights ``M - rank`` gives every prefix's count (instead of one
+    assignment per distinct prefix).
+
+    Args:
+        pred (np.ndarray): (M, 2) predicted points, sorted by score.
+        gt (np.ndarray): (N, 2) true points.
+        radius (float): Matching radius.
+        counts (Iterable[int]): Prefix lengths.
+        gt_mask_at (int, optional): One of ``counts``; if given, also return
+            which true points the first ``gt_mask_at`` predictions match (a
+            maximum matching with the smallest total distance).
+
+    Returns:
+        dict: ``{c: number of matched pairs}``; with ``gt_mask_at`` also an
+        (N,) bool array of the matched true points.
+    """
+    counts = sorted({int(c) for c in counts})
+    out = dict.fromkeys(counts, 0)
+    mask = np.zeros(len(gt), dtype=bool)
+    if len(pred) and len(gt):
+        dist = np.linalg.norm(pred[:, None, :] - gt[None, :, :], axis=-1)
+        ok = dist <= radius
+        if ok.any():
+            weight = (len(pred) - np.arange(len(pred), dtype=np.float64))[:, None]
+            rows, cols = linear_sum_assignment(np.where(ok, -weight, 0.0))
+            basis = np.sort(rows[ok[rows, cols]])
+            out = dict(zip(counts, np.searchsorted(basis, counts).tolist()))
+            if gt_mask_at:
+                mask[_assign(dist[:gt_mask_at], radius)[1]] = True
+    return out if gt_mask_at is None else (out, mask)
+
+
+def prf(tp, n_pred, n_gt):
+    """Precision, recall, F1 (fractions) from counts; 0 where undefined,
+    except precision and recall of 1 when there is nothing to find and
+    nothing was predicted."""
+    tp, n_pred, n_gt = (np.asarray(v, dtype=np.float64) for v in (tp, n_pred, n_gt))
+    precision = np.where(n_pred > 0, tp / np.maximum(n_pred, 1), (n_gt == 0) * 1.0)
+    recall = np.where(n_gt > 0, tp / np.maximum(n_gt, 1), (n_pred == 0) * 1.0)
+    denom = precision + recall
+    f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1), 0.0)
+    return precision, recall, f1
+
+
+def threshold_at_precision(thresholds: np.ndarray, precision: np.ndarray,
+                           num_pred: np.ndarray, target: float,
+                           min_predictions: int = 10) -> float:
+    """The threshold just before precision first falls below ``target``,
+    scanning from the highest score down.
+
+    Precision over score thresholds is not monotone: "the lowest threshold
+    reaching the target" can sit below a long stretch that misses it (one
+    lucky run of true points at a low score). This is the lowest threshold
+    t such that every threshold from the top down to t reaches the target,
+    not counting thresholds that keep fewer than ``min_predictions``
+    predictions (too few for a precision). With no threshold reaching it,
+    the highest threshold; 1.0 with no thresholds.
+
+    Args:
+        thresholds (np.ndarray): (T,) swept thresholds, decreasing.
+        precision (np.ndarray): (T,) precision at each, fractions.
+        num_pred (np.ndarray): (T,) predictions kept at each.
+        target (float): Precision to keep.
+        min_predictions (int): Defaults to 10.
+    """
+    thresholds = np.asarray(thresholds, np.float64)
+    if not len(thresholds):
+        return 1.0
+    below = (np.asarray(precision) < target) & (np.asarray(num_pred) >= min_predictions)
+    if not below.any():
+        return float(thresholds[-1])
+    first = int(np.argmax(below))
+    return float(thresholds[max(first - 1, 0)])
+
+
+def group_recall(results: List[dict], hit: List[np.ndarray]) -> Dict[str, float]:
+    """Recall (percent) and number of true points per group.
+
+    Args:
+        results (list[dict]): Frames, each with ``groups`` (N,) object
+            array (None: no group).
+        hit (list[np.ndarray]): Per frame, (N,) bool: matched true points.
+
+    Returns:
+        dict: ``{'recall_<g>': ..., 'num_gt_<g>': ...}`` for every group.
+    """
+    groups = np.concatenate([r['groups'] for r in results] + [np.zeros(0, object)])
+    hits = np.concatenate(hit + [np.zeros(0, bool)])
+    named = groups != None  # noqa: E711 (element-wise)
+    out = {}
+    for g in sorted(set(groups[named])):
+        sel = groups == g
+        out[f'recall_{g}'] = 100.0 * hits[sel].mean()
+        out[f'num_gt_{g}'] = int(sel.sum())
+    return out
+
+
+def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
+    """Area under the precision-recall curve with monotone (VOC all-point)
+    interpolation.
+
+    Args:
+        precision, recall (np.ndarray): (T,) fractions at thresholds in
+            decreasing order (so recall is non-decreasing).
+
+    Returns:
+        float: AP as a fraction.
+    """
+    if len(precision) == 0:
+        return 0.0
+    r = np.concatenate([[0.0], recall])
+    p = np.concatenate([[precision[0]], precision])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    return float(np.sum((r[1:] - r[:-1]) * p[1:]))

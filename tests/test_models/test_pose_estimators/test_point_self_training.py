@@ -1,0 +1,193 @@
+"""PointSelfTraining: the student/teacher model of stage two."""
+import pytest
+import torch
+
+from helpers import ROOT, gaussian, stage_two_model, stage_two_batch
+
+
+def test_teacher_gets_no_gradient_and_stays_in_eval(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = stage_two_model()
+    assert not model.teacher.training  # from the start (hooks run it before any train())
+    model.train()
+    assert not model.teacher.training and model.student.training
+    inputs, samples = stage_two_batch(model)
+    losses = model(inputs, samples, mode='loss')
+    losses['loss_kpt'].backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.student.parameters())
+    assert {'pseudo_per_frame', 'ignored_per_frame', 'pseudo_weight'} <= set(losses)
+
+
+def test_teacher_runs_in_float32_under_autocast(monkeypatch):
+    # --amp: the student trains in reduced precision, the teacher's pseudo
+    # labels are made from float32 scores (those PseudoThresholdHook
+    # calibrated on); before, they were made from bf16/fp16 scores
+    import os
+
+    from mmpose_carcinosis.models.pose_estimators import point_self_training as pst
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = stage_two_model(ramp_iters=0)
+    model.train()
+    inputs, samples = stage_two_batch(model)
+    seen = []
+    real = pst.make_pseudo_targets
+
+    def spy(teacher_scores, *args):
+        seen.append(teacher_scores)
+        return real(teacher_scores, *args)
+    monkeypatch.setattr(pst, 'make_pseudo_targets', spy)
+    model(inputs, samples, mode='loss')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model(inputs, samples, mode='loss')
+    assert seen[1].dtype == torch.float32
+    assert torch.equal(seen[0], seen[1])
+    assert torch.isfinite(losses['loss_kpt'])
+
+
+def test_mean_teacher_hook_follows_the_formula(monkeypatch):
+    # MMDetection's MeanTeacherHook on our wrapper:
+    # teacher = (1 - m) * teacher + m * student
+    from types import SimpleNamespace
+
+    from mmdet.engine.hooks import MeanTeacherHook
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = stage_two_model()
+    with torch.no_grad():
+        for p in model.student.parameters():
+            p.add_(torch.randn_like(p))
+    t0 = {k: v.clone() for k, v in model.teacher.named_parameters()}
+    s = dict(model.student.named_parameters())
+    hook = MeanTeacherHook(momentum=0.01)
+    runner = SimpleNamespace(model=model, iter=5)  # a resumed run: no initial copy
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 5)
+    for k, v in model.teacher.named_parameters():
+        torch.testing.assert_close(v, 0.99 * t0[k] + 0.01 * s[k])
+    # at the first iteration the hook copies the student into the teacher
+    hook.before_train(SimpleNamespace(model=model, iter=0))
+    for k, v in model.teacher.named_parameters():
+        torch.testing.assert_close(v, s[k])
+
+
+def test_flip_teacher_is_the_mean_over_the_mirror(monkeypatch):
+    # teacher_flip: (f(x) + mirror(f(mirror(x)))) / 2 on raw outputs, as
+    # MMPose's flip test; off: f(x)
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = stage_two_model(teacher_flip=True)
+    model.dataset_meta = dict(flip_indices=[0])
+    assert model.teacher.test_cfg['flip_test'] and not model.student.test_cfg.get('flip_test')
+    model.train()
+    inputs, _ = stage_two_batch(model)
+    teacher = model.teacher
+    with torch.no_grad():
+        plain = teacher.head.forward(teacher.extract_feat(inputs))
+        mirrored = teacher.head.forward(teacher.extract_feat(inputs.flip(-1))).flip(-1)
+        torch.testing.assert_close(model.teacher_logits(teacher, inputs), (plain + mirrored) / 2)
+        model.semi_train_cfg['teacher_flip'] = False
+        torch.testing.assert_close(model.teacher_logits(teacher, inputs), plain)
+    assert not torch.allclose(plain, mirrored)  # the network is not mirror-equivariant
+
+
+def test_stage_one_weights_load_into_both_networks(monkeypatch, tmp_path):
+    # a stage-one checkpoint (one network's keys) through init_cfg
+    # Pretrained, as MMEngine initialises a model: student and teacher get
+    # it; a stage-two checkpoint loads as it is
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    one = stage_two_model().student
+    with torch.no_grad():
+        for p in one.parameters():
+            p.normal_()
+    path = str(tmp_path / 'stage1.pth')
+    torch.save(dict(state_dict=one.state_dict(), meta={}), path)
+    model = stage_two_model(model=dict(init_cfg=dict(type='Pretrained', checkpoint=path)))
+    model.init_weights()
+    for net in (model.student, model.teacher):
+        for k, v in one.state_dict().items():
+            assert torch.equal(net.state_dict()[k], v), k
+    # the placeholder of the configs (checkpoint None) loads nothing
+    assert stage_two_model().without_stage_one
+    # a stage-two state dict (prefixed) loads strictly as it is
+    model.set_thresholds(0, 0.4, 0.1, 5)
+    other = stage_two_model()
+    assert other.load_state_dict(model.state_dict(), strict=True)
+    assert other.thresholds(0) == (pytest.approx(0.4), pytest.approx(0.1), 5)
+
+
+def test_checkpoints_from_before_the_buffers_still_load(monkeypatch):
+    # saved before thresholds and versions were buffers: the weights load
+    # strictly and the buffers keep the configured values
+    monkeypatch.chdir(ROOT)
+    model = stage_two_model(high_thr=0.35, low_thr=0.05)
+    old = {k: v for k, v in model.state_dict().items()
+           if k.startswith(('student.', 'teacher.'))}
+    fresh = stage_two_model(high_thr=0.35, low_thr=0.05)
+    fresh.load_state_dict(old, strict=True)
+    assert fresh.thresholds(0) == (pytest.approx(0.35), pytest.approx(0.05), None)
+    assert int(fresh.teacher_version) == 0 and int(fresh.calibrated_version) == -1
+
+
+def test_the_former_flat_arguments_say_where_they_went():
+    from mmpose_carcinosis.models import PointSelfTraining
+    with pytest.raises(TypeError) as err:
+        PointSelfTraining(detector=dict(), stage_one='a.pth', click_radius=2.5, high_thr=0.3)
+    text = str(err.value)
+    assert 'stage_one -> ' in text and 'init_cfg' in text
+    assert 'click_radius -> semi_train_cfg.click_radius, now in frame pixels' in text
+    assert 'high_thr -> semi_train_cfg.high_thr' in text
+
+
+def test_the_click_radius_is_in_frame_pixels(monkeypatch):
+    # a teacher peak 12 frame px (3 heatmap px at stride 4) from a click is a
+    # pseudo label with click_radius 10 and the click's own with 14
+    monkeypatch.chdir(ROOT)
+    for radius, expected in ((10.0, 1.0), (14.0, 0.0)):
+        model = stage_two_model(click_radius=radius, high_thr=0.5, low_thr=0.5, ramp_iters=0)
+        assert model.stride == 4.0
+        codec = model.student.head.decoder
+        w, h = codec.heatmap_size
+        clicks = gaussian(h, w, 20, 10, codec.sigma)[None, None]  # a click at (20, 10)
+        logits = torch.full_like(clicks, -8.0)
+        logits[0, 0, 10, 23] = 4.0  # 3 heatmap px to the right
+        target, _, stats = model.pseudo_targets(0, logits, clicks)
+        assert float(stats['pseudo_per_frame']) == expected
+        assert float(target[0, 0, 10, 23]) == pytest.approx(
+            max(expected, float(clicks[0, 0, 10, 23])))
+
+
+def test_confirmed_negatives_reach_the_loss_and_stop_pseudo_labels(monkeypatch):
+    # gt_fields.negatives of the samples: the teacher's confident peak on a
+    # rejected point is no pseudo label, and the student's loss there is
+    # the full negative term
+    from mmengine.structures import PixelData
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = stage_two_model(high_thr=0.5, low_thr=0.5, ramp_iters=0)
+    codec = model.student.head.decoder
+    w, h = codec.heatmap_size
+    logits = torch.full((1, 1, h, w), -8.0)
+    logits[0, 0, 30, 40] = 4.0
+    clicks = torch.zeros(1, 1, h, w)
+    negatives = torch.zeros(1, 1, h, w)
+    negatives[0, 0, 30, 41] = 1.0
+    _, _, stats = model.pseudo_targets(0, logits, clicks)
+    assert float(stats['pseudo_per_frame']) == 1.0
+    _, _, stats = model.pseudo_targets(0, logits, clicks, negatives)
+    assert float(stats['pseudo_per_frame']) == 0.0
+    # through the training step: the samples' field changes the loss
+    inputs, samples = stage_two_batch(model, 1)
+    model.train()
+    torch.manual_seed(1)  # the same student view in both steps
+    plain = model(inputs, samples, mode='loss')['loss_kpt']
+    torch.manual_seed(1)
+    again = model(inputs, samples, mode='loss')['loss_kpt']
+    samples[0].gt_fields.set_field(torch.ones(1, h, w), 'negatives')
+    torch.manual_seed(1)
+    dense = model(inputs, samples, mode='loss')['loss_kpt']
+    assert float(again) == float(plain) and float(dense) > float(plain)

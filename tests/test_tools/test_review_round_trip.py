@@ -1,0 +1,161 @@
+"""The review loop's files: proposals exported for CVAT and LabelMe, a
+reviewer's answers read back (tools/import_clicks.py --update), the dataset
+keeping confirmed negatives and dense frames."""
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import load_script
+from mmpose_carcinosis.datasets import parse_carcinosis_annotations
+from mmpose_carcinosis.datasets.review import (PROPOSAL, REJECTED, ReviewFormatError,
+                                              proposals_frame, rank_frames, read_cvat,
+                                              read_labelme, review_value, write_cvat,
+                                              write_labelme)
+
+W, H = 64, 48
+# clicks that are not short decimals: the round trip must keep every bit
+CLICKS = {'v1/a.png': [(10.1, 20.3), (1 / 3, 47.9)], 'v1/b.png': [], 'v2/c.png': [(63.25, 0.5)]}
+PROPOSALS = {'v1/a.png': ([(30.2, 30.7), (50.0, 10.0)], [0.83125, 0.41]),
+             'v1/b.png': ([(5.5, 5.5)], [0.5]),
+             'v2/c.png': ([], [])}
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_script('tools/import_clicks.py')
+
+
+@pytest.fixture
+def base(tmp_path):
+    """Images and a COCO training file with the clicks."""
+    images, anns = [], []
+    for i, (name, pts) in enumerate(CLICKS.items()):
+        path = tmp_path / 'images' / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.zeros((H, W, 3), np.uint8))
+        images.append(dict(id=i + 1, file_name=name, width=W, height=H, video_id=1 + (i > 1),
+                           frame_id=i))
+        for x, y in pts:
+            anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=1,
+                             keypoints=[x, y, 2], num_keypoints=1, iscrowd=0))
+    (tmp_path / 'annotations').mkdir()
+    path = tmp_path / 'annotations' / 'train.json'
+    path.write_text(json.dumps(dict(images=images, annotations=anns, categories=[
+        dict(id=1, name='carcinosis', keypoints=['carcinosis'], skeleton=[])])))
+    return tmp_path, path
+
+
+def export(root, fmt):
+    """The frames with their clicks and proposals, as tools/propose.py writes them."""
+    frames = {n: proposals_frame(W, H, np.array(CLICKS[n]), np.array(PROPOSALS[n][0]),
+                                 np.array(PROPOSALS[n][1]), n) for n in CLICKS}
+    if fmt == 'cvat':
+        write_cvat(frames, str(root / 'review.xml'))
+        return [str(root / 'review.xml')]
+    paths = []
+    for n, fr in frames.items():
+        target = str(root / 'images' / n).replace('.png', '.json')
+        write_labelme(fr, target, str(root / 'images' / n))
+        paths.append(target)
+    return paths
+
+
+def read_back(root, fmt, paths):
+    frames = {}
+    for p in paths:
+        frames.update(read_cvat(p) if fmt == 'cvat' else read_labelme(p, str(root / 'images')))
+    return frames
+
+
+@pytest.mark.parametrize('fmt', ['cvat', 'labelme'])
+def test_an_unchanged_export_imports_as_a_no_op(tool, base, fmt):
+    root, train = base
+    paths = export(root, fmt)
+    frames = read_back(root, fmt, paths)
+    # every point and score back bit for bit, proposals with their scores
+    for n in CLICKS:
+        got = frames[n]['points']
+        assert [(x, y) for x, y, label, _ in got if label == 'carcinosis'] == CLICKS[n]
+        assert [(x, y) for x, y, label, _ in got if label == PROPOSAL] == PROPOSALS[n][0]
+        assert [s for *_, label, s in got if label == PROPOSAL] == PROPOSALS[n][1]
+        assert not frames[n]['reviewed']
+    logs = []
+    tool.import_clicks(fmt, paths, str(root / 'images'), str(root), name='round0',
+                       update=str(train), log=logs.append)
+    before = json.loads(train.read_text())
+    after = json.loads((root / 'annotations' / 'round0.json').read_text())
+    assert after['images'] == before['images']
+    key = [(a['image_id'], a['keypoints']) for a in before['annotations']]
+    assert [(a['image_id'], a['keypoints']) for a in after['annotations']] == key
+    assert 'unreviewed proposal 3' in logs[-1]  # the three proposals, ignored
+
+
+def test_a_scripted_review_becomes_positives_negatives_and_a_dense_frame(tool, base):
+    # the reviewer accepts a's first proposal, rejects its second, adds a
+    # missed nodule and flags a as reviewed; b's proposal is left unanswered
+    root, train = base
+    (path, ) = export(root, 'cvat')
+    text = open(path).read()
+    text = text.replace('label="proposal" source="auto" occluded="0" points="30.2,30.7"',
+                        'label="carcinosis" source="manual" occluded="0" points="30.2,30.7"')
+    text = text.replace('label="proposal" source="auto" occluded="0" points="50.0,10.0"',
+                        'label="not-carcinosis" source="manual" occluded="0" '
+                        'points="50.0,10.0"')
+    text = text.replace('<image id="0" name="v1/a.png" width="64" height="48">',
+                        '<image id="0" name="v1/a.png" width="64" height="48">'
+                        '<points label="carcinosis" points="40.5,40.5"/>'
+                        '<tag label="reviewed" source="manual"/>')
+    open(path, 'w').write(text)
+    tool.import_clicks('cvat', [path], str(root / 'images'), str(root), name='round1',
+                       update=str(train), log=lambda *_: None)
+    out = root / 'annotations' / 'round1.json'
+    data = json.loads(out.read_text())
+    a = [x for x in data['annotations'] if x['image_id'] == 1]
+    assert sorted(tuple(x['keypoints'][:2]) for x in a if not x.get('negative')) == sorted(
+        CLICKS['v1/a.png'] + [(30.2, 30.7), (40.5, 40.5)])
+    assert [x['keypoints'][:2] for x in a if x.get('negative')] == [[50.0, 10.0]]
+    assert [img.get('dense', False) for img in data['images']] == [True, False, False]
+    # the dataset keeps them: negatives are not points of the frame
+    infos = parse_carcinosis_annotations(data, str(out))
+    assert len(infos[0]['keypoints']) == 4 and infos[0]['dense']
+    np.testing.assert_array_equal(infos[0]['negative_keypoints'], [[50.0, 10.0]])
+    assert infos[1]['negative_keypoints'].shape == (0, 2) and not infos[1]['dense']
+    # answers are never written over an existing file
+    with pytest.raises(ReviewFormatError, match='round1.json exists'):
+        tool.import_clicks('cvat', [path], str(root / 'images'), str(root), name='round1',
+                           update=str(train), log=lambda *_: None)
+
+
+def test_contradictory_or_foreign_answers_are_errors_naming_the_record(tool, base, tmp_path):
+    root, train = base
+    frames = {'v1/a.png': proposals_frame(W, H, np.array([[10.0, 10.0]]), np.zeros((0, 2)),
+                                          np.zeros(0))}
+    frames['v1/a.png']['points'].append((10.2, 10.1, REJECTED, None))  # within 0.5 px
+    write_cvat(frames, str(tmp_path / 'bad.xml'))
+    with pytest.raises(ReviewFormatError, match=r"bad\.xml: image\[0\] \(name='v1/a.png'\).*"
+                       r"both 'carcinosis' and 'not-carcinosis'"):
+        tool.import_clicks('cvat', [str(tmp_path / 'bad.xml')], str(root / 'images'),
+                           str(root), name='x', update=str(train), log=lambda *_: None)
+    write_cvat({'v9/z.png': proposals_frame(W, H, np.zeros((0, 2)), np.zeros((0, 2)),
+                                            np.zeros(0))}, str(tmp_path / 'other.xml'))
+    with pytest.raises(ReviewFormatError, match=r"other\.xml: image\[0\].*'v9/z.png' is not "
+                       r'a frame of .*train\.json'):
+        tool.import_clicks('cvat', [str(tmp_path / 'other.xml')], str(root / 'images'),
+                           str(root), name='y', update=str(train), log=lambda *_: None)
+    bad = dict(json.loads(train.read_text()))
+    bad['annotations'][0]['negative'] = 'yes'
+    from mmpose_carcinosis.datasets import AnnotationError
+    with pytest.raises(AnnotationError, match=r'annotations\[0\] \(id=1\): negative must be'):
+        parse_carcinosis_annotations(bad, 'f.json')
+
+
+def test_review_value_and_ranking():
+    # at the threshold 1, at +-0.1 one half, 0.2 or more away nothing
+    assert review_value(np.array([0.3, 0.4, 0.2, 0.5, 0.9]), 0.3) == pytest.approx(2.0)
+    assert review_value(np.zeros(0), 0.3) == 0.0
+    values = {'a': 0.5, 'b': 2.0, 'c': 2.0, 'd': 0.0}
+    assert rank_frames(values) == ['b', 'c', 'a', 'd']
+    assert rank_frames(values, budget=2) == ['b', 'c']

@@ -1,0 +1,142 @@
+#!/usr/bin/env python
+"""Export a model's proposals for review in CVAT or LabelMe.
+
+    python tools/propose.py CONFIG CKPT --data-root DATA --ann-file annotations/train.json \\
+        --format cvat labelme --out DIR [--thr T] [--budget N] [--click-radius R]
+
+For each frame of the annotation file the model's points at or above the
+review threshold (``--thr``; default the threshold stored with the
+checkpoint) farther than the click radius from every annotated point become
+``proposal`` points carrying their score; the frame's annotated points are
+exported as ``carcinosis``, confirmed negatives as ``not-carcinosis``, a
+dense frame as ``reviewed`` (the convention of
+:mod:`mmpose_carcinosis.datasets.review`, docs/review.md). With
+``--budget N`` only the N frames most worth a review are exported: those
+with the most proposals near the threshold
+(:func:`~mmpose_carcinosis.datasets.review.review_value`), listed with their
+value in ``DIR/ranking.csv``.
+
+Outputs: ``DIR/review.xml`` (CVAT for images 1.1: import it into a CVAT
+task holding the same images) and, for LabelMe, one JSON file per image next
+to the image (LabelMe opens them with the image folder); an existing JSON
+file is not overwritten (error) unless ``--overwrite``. After the review,
+``tools/import_clicks.py --update`` reads the answers back.
+"""
+import argparse
+import csv
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--data-root', required=True)
+    p.add_argument('--ann-file', default='annotations/train.json',
+                   help='relative to --data-root')
+    p.add_argument('--img-prefix', default='images/', help='relative to --data-root')
+    p.add_argument('--format', nargs='+', choices=('cvat', 'labelme'), default=['cvat'])
+    p.add_argument('--out', required=True, help='folder of review.xml and ranking.csv')
+    p.add_argument('--thr', type=float, help='review threshold (default: the stored one)')
+    p.add_argument('--budget', type=int, help='export only the N frames most worth a review')
+    p.add_argument('--click-radius', type=float,
+                   help='frame pixels; default the config\'s semi_train_cfg.click_radius, '
+                   'else its test metric radius')
+    p.add_argument('--batch-size', type=int, default=4)
+    p.add_argument('--device', default=None)
+    p.add_argument('--overwrite', action='store_true', help='replace existing LabelMe files')
+    return p.parse_args(argv)
+
+
+def click_radius(cfg) -> float:
+    """The radius within which a prediction is an annotated point's own."""
+    semi = (cfg.model.get('semi_train_cfg') or {}) if 'detector' in cfg.model else {}
+    if 'click_radius' in semi:
+        return float(semi['click_radius'])
+    return float(cfg.test_evaluator.get('radius', 10.0))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import cv2
+    from mmengine.config import Config
+
+    from mmpose_carcinosis.apis import inference_point_frames, init_point_model
+    from mmpose_carcinosis.datasets import AnnotationError, parse_carcinosis_annotations
+    from mmpose_carcinosis.datasets.review import (REJECTED, proposals_frame,
+                                                  rank_frames, review_value, write_cvat,
+                                                  write_labelme)
+    from mmpose_carcinosis.models.utils import select_pseudo_labels
+    ann_path = osp.join(args.data_root, args.ann_file)
+    img_root = osp.join(args.data_root, args.img_prefix)
+    try:
+        with open(ann_path, encoding='utf-8') as f:
+            raw = json.load(f)
+        infos = parse_carcinosis_annotations(raw, ann_path, img_root)
+    except (OSError, json.JSONDecodeError, AnnotationError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    cfg = Config.fromfile(args.config)
+    radius = args.click_radius if args.click_radius is not None else click_radius(cfg)
+    model, thr, source = init_point_model(args.config, args.checkpoint, args.device)
+    if args.thr is not None:
+        thr, source = args.thr, 'command line'
+    model.head.decoder.decode_thr = float(thr)
+    print(f'review threshold {thr:g} ({source}); click radius {radius:g} px; '
+          f'{len(infos)} frames of {ann_path}', flush=True)
+    frames, values = {}, {}
+    for start in range(0, len(infos), args.batch_size):
+        batch = infos[start:start + args.batch_size]
+        images = [cv2.imread(info['img_path']) for info in batch]
+        for info, image in zip(batch, images):
+            if image is None:
+                print(f'error: {ann_path}: image id {info["img_id"]}: cannot read '
+                      f'{info["img_path"]}', file=sys.stderr)
+                return 1
+        for info, (pts, scores) in zip(batch, inference_point_frames(model, images)):
+            clicks = info['keypoints'].reshape(-1, 2)
+            keep, _ = select_pseudo_labels(pts, scores, clicks, thr, radius)
+            name = osp.relpath(info['img_path'], img_root)
+            fr = proposals_frame(info['width'], info['height'], clicks, pts[keep],
+                                 scores[keep], name)
+            fr['points'] += [(float(x), float(y), REJECTED, None)
+                             for x, y in info['negative_keypoints']]
+            fr['reviewed'] = info['dense']
+            frames[name] = fr
+            values[name] = review_value(scores[keep], thr)
+        print(f'  {min(start + args.batch_size, len(infos))}/{len(infos)} frames', flush=True)
+    chosen = rank_frames(values, args.budget)
+    os.makedirs(args.out, exist_ok=True)
+    with open(osp.join(args.out, 'ranking.csv'), 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['image', 'review_value', 'proposals'])
+        for name in chosen:
+            w.writerow([name, f'{values[name]:.4f}',
+                        sum(p[2] == 'proposal' for p in frames[name]['points'])])
+    exported = {n: frames[n] for n in chosen}
+    n_prop = sum(p[2] == 'proposal' for fr in exported.values() for p in fr['points'])
+    if 'cvat' in args.format:
+        path = osp.join(args.out, 'review.xml')
+        write_cvat(exported, path)
+        print(f'{path}: {len(exported)} frames, {n_prop} proposals')
+    if 'labelme' in args.format:
+        targets = {n: osp.splitext(osp.join(img_root, n))[0] + '.json' for n in exported}
+        existing = [t for t in targets.values() if osp.exists(t)]
+        if existing and not args.overwrite:
+            print(f'error: {existing[0]} exists ({len(existing)} LabelMe files in all); '
+                  'give --overwrite to replace them', file=sys.stderr)
+            return 1
+        for n, target in targets.items():
+            write_labelme(exported[n], target, osp.join(img_root, n))
+        print(f'LabelMe: {len(targets)} JSON files next to the images in {img_root}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
