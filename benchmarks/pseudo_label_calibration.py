@@ -178,8 +178,8 @@ def val_thresholds(val, radius, precision, top_c):
 
 def count_rules(train, radius, seed, flip, groups=None):
     """Rows of the ``count_<k>`` rules on the training frames' predictions."""
-    from mmpose_carcinosis.models.utils import near, threshold_for_count
-    far = np.concatenate([scores[~near(pts, clicks, radius)]
+    from mmpose_carcinosis.models.utils import select_pseudo_labels, threshold_for_count
+    far = np.concatenate([scores[select_pseudo_labels(pts, scores, clicks, -np.inf, radius)[0]]
                           for (pts, scores), _, clicks in train] + [np.zeros(0)])
     rows = []
     for rule in COUNT_RULES:

@@ -266,7 +266,12 @@ def main(argv=None):
         results[f'stage1_{precision}'] = launch(args, f'stage1_{precision}', configs[0],
                                                 precision, opts)
     ckpt = osp.abspath(osp.join(args.work_dir, 'stage1_fp32', f'epoch_{epochs}.pth'))
-    stage2 = [o.replace('model.backbone', 'model.detector.backbone') for o in opts] + [
+    from mmengine.config import Config
+
+    from mmpose_carcinosis.utils import point_network_key
+    net = point_network_key(Config.fromfile(configs[1]).model)
+    stage2 = [o.replace('model.', f'{net}.', 1) if o.startswith('model.') else o
+              for o in opts] + [
         f'model.init_cfg.checkpoint={ckpt}']
     for precision in ('fp32', 'fp16'):
         results[f'stage2_{precision}'] = launch(args, f'stage2_{precision}', configs[1],
