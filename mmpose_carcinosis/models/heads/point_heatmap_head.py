@@ -1,4 +1,5 @@
 """Heatmap head that decodes many points per frame (NMS + threshold + top-k)."""
+import inspect
 from typing import Optional, Tuple
 
 import torch
@@ -40,6 +41,19 @@ class PointHeatmapHead(HeatmapHead):
                              f'{score_activation!r}')
         super().__init__(*args, **kwargs)
         self.score_activation = score_activation
+        # MMPose's losses (KeypointMSELoss) take no confirmed negatives: they
+        # push every unlabeled pixel to zero already
+        self.loss_takes_negatives = 'negatives' in inspect.signature(
+            self.loss_module.forward).parameters
+
+    def compute_loss(self, outputs: Tensor, target: Tensor, mask: Optional[Tensor] = None,
+                     negatives: Optional[Tensor] = None) -> Tensor:
+        """The loss of outputs (B, K, H, W) against ``target``, with the
+        optional pixel ``mask`` and confirmed ``negatives`` (passed where
+        the loss takes them)."""
+        if negatives is None or not self.loss_takes_negatives:
+            return self.loss_module(outputs, target, None, mask)
+        return self.loss_module(outputs, target, None, mask, negatives)
 
     def activate(self, heatmaps: Tensor) -> Tensor:
         """Map raw outputs (B, K, H, W) to scores (B, K, H, W)."""
@@ -84,11 +98,7 @@ class PointHeatmapHead(HeatmapHead):
             [d.gt_fields.heatmaps for d in batch_data_samples])
         mask = stacked_field(batch_data_samples, 'heatmap_mask')
         negatives = stacked_field(batch_data_samples, 'negatives')
-        if negatives is None:
-            loss = self.loss_module(outputs, gt_heatmaps, None, mask)
-        else:
-            loss = self.loss_module(outputs, gt_heatmaps, None, mask, negatives)
-        return dict(loss_kpt=loss)
+        return dict(loss_kpt=self.compute_loss(outputs, gt_heatmaps, mask, negatives))
 
 
 def stacked_field(batch_data_samples, name: str) -> Optional[Tensor]:

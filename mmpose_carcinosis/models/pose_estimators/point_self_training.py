@@ -323,10 +323,7 @@ class PointSelfTraining(BaseModel):
         confirmed negatives (full negative term, never pseudo labels)."""
         target, mask, stats = self.pseudo_targets(pair, teacher_logits[pair], clicks,
                                                   negatives)
-        head = self.students()[pair].head
-        if negatives is None:
-            return head.loss_module(logits, target, None, mask), stats
-        return head.loss_module(logits, target, None, mask, negatives), stats
+        return self.students()[pair].head.compute_loss(logits, target, mask, negatives), stats
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         # The teachers run in float32 even under mixed precision (``--amp``):

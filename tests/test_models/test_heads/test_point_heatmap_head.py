@@ -118,3 +118,33 @@ def test_init_prior_lets_positives_lead():
     # P = 0.1 (measured: the output stayed capped at 0.1, F1 20): the tail
     # wins and descent turns every weight negative, the dead-ReLU trap.
     assert (_first_step_weight_grad(0.1) > 0).all()
+
+
+@pytest.mark.parametrize('config', ['mse', 'cragtail'])
+def test_the_head_passes_confirmed_negatives_to_losses_that_take_them(config):
+    # the pipeline always packs gt_fields.negatives; MMPose's MSE loss does
+    # not take them (it pushes every unlabeled pixel to zero already)
+    from mmengine.config import Config
+    from mmengine.structures import PixelData
+    from mmpose.registry import MODELS
+    from mmpose.structures import PoseDataSample
+
+    from helpers import CONFIG, ROOT
+    cfg = Config.fromfile(CONFIG if config == 'cragtail' else
+                          f'{ROOT}/configs/mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py')
+    head = MODELS.build(cfg.model.head)
+    torch.manual_seed(0)
+    feats = (torch.randn(2, head.in_channels, 8, 12), )
+    samples = []
+    for i in range(2):
+        s = PoseDataSample()
+        heat = torch.zeros(1, 8, 12)
+        heat[0, 3, 4 + i] = 1.0
+        s.gt_fields = PixelData(heatmaps=heat, negatives=torch.zeros(1, 8, 12))
+        samples.append(s)
+    zero = head.loss(feats, samples)['loss_kpt']
+    for s in samples:
+        s.gt_fields.negatives = torch.ones(1, 8, 12)
+    dense = head.loss(feats, samples)['loss_kpt']
+    assert head.loss_takes_negatives == (config == 'cragtail')
+    assert (float(dense) != float(zero)) == (config == 'cragtail')
