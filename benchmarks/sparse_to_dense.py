@@ -371,19 +371,26 @@ def add_to_result(args, work, extra):
         json.dump(saved, f)
 
 
+def same_run(config_text, merged) -> bool:
+    """Whether a result saved with ``config_text`` (None: saved without
+    one) is of the run ``merged`` describes (up to :func:`neutral`
+    settings)."""
+    from mmengine.config import Config
+    if not config_text:
+        return False
+    return neutral(Config.fromstring(config_text, '.py')).pretty_text == \
+        neutral(merged).pretty_text
+
+
 def load_result(args, work, merged):
     """The committed result of the run in ``work`` if its config was the
     same (up to :func:`neutral` settings), else None."""
-    from mmengine.config import Config
     path = committed_result(args, work)
     if not (args.reuse and path and osp.isfile(path)):
         return None
     with open(path) as f:
         saved = json.load(f)
-    old = Config.fromstring(saved['config'], '.py')
-    if neutral(old).pretty_text != neutral(merged).pretty_text:
-        return None
-    return saved
+    return saved if same_run(saved.get('config'), merged) else None
 
 
 def train_and_test(args, loss, data_root, work, overrides=None, label=None,
@@ -405,6 +412,10 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     if osp.isfile(done):
         with open(done) as f:
             saved = json.load(f)
+    # what the work dir's model was trained with is what its saved result
+    # says: the run config is written before training, so a failed or
+    # interrupted run leaves a new config beside an older run's model
+    status = finished_status(work, merged)
     local = args.reuse and status == 'same' and saved and train_time is not None
     committed = None if local or need_model else load_result(args, work, merged)
     if local or committed:
@@ -459,9 +470,31 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     row.update(at_threshold(curve, args.radius_used, args.fixed_thr))
     row['train_time_s'] = round(train_time, 1)
     with open(done, 'w') as f:
-        json.dump(dict(row=row, curve=curve), f)
+        json.dump(dict(row=row, curve=curve, config=merged.pretty_text), f)
     save_result(args, work, merged, row, curve)
     return row, curve
+
+
+def finished_status(work, merged) -> str:
+    """How the config of the finished run in ``work`` (saved with its
+    result, either checkpoint choice) compares with ``merged``: ``'same'``
+    (up to :func:`neutral` settings), ``'same_training'`` (only evaluation
+    settings differ: re-test the model) or ``'changed'`` (also when no
+    result holds its config: results saved before they did)."""
+    from mmengine.config import Config
+    names = sorted(n for n in os.listdir(work) if n.startswith('result') and
+                   n.endswith('.json')) if osp.isdir(work) else []
+    for name in names:
+        with open(osp.join(work, name)) as f:
+            text = json.load(f).get('config')
+        if text:
+            old = Config.fromstring(text, '.py')
+            if neutral(old).pretty_text == neutral(merged).pretty_text:
+                return 'same'
+            if training_signature(old) == training_signature(merged):
+                return 'same_training'
+            return 'changed'
+    return 'changed'
 
 
 def training_time(work, max_epochs):

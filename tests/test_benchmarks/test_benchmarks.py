@@ -500,3 +500,38 @@ def test_committed_run_results_finish_a_table_in_another_sitting(bench, tmp_path
         bench.train_and_test(args, 'mse', 'data/', work2, seed=1, need_model=True)
     with pytest.raises(AssertionError, match='trained'):
         bench.train_and_test(args, 'mse', 'data/', work2, seed=2)  # another seed: new
+
+
+def test_a_local_result_is_reused_only_for_its_own_config(bench, tmp_path, monkeypatch):
+    # the run config is written before training: a failed run left the new
+    # config beside an older run's result.json, and --reuse took that result
+    # as the new run's (the first re-run after the flip fix did)
+    args = bench.parse_args(['--reuse'])
+    args.radius_used, args.fixed_thr = 10.0, 0.1
+    args.work_dir, args.run_results = str(tmp_path), None  # local results only
+    work = str(tmp_path / 'mse')
+    path, _, merged = bench.run_config(args, 'mse', 'data/', work)
+    epochs = merged.train_cfg.max_epochs
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work, f'epoch_{epochs}.pth'))
+    curve = {'10': dict(thresholds=[0.5], precision=[1.0], recall=[1.0], f1=[1.0])}
+    stale = dict(row={'f1': 11.0, 'train_time_s': 5.0}, curve=curve)
+    with open(osp.join(work, 'result.json'), 'w') as f:
+        json.dump(stale, f)
+    calls = []
+
+    class Trains(Exception):
+        pass
+
+    def fake_run(cmd, check):
+        calls.append(cmd)
+        raise Trains
+    monkeypatch.setattr(bench.subprocess, 'run', fake_run)
+    with pytest.raises(Trains):
+        bench.train_and_test(args, 'mse', 'data/', work)
+    assert 'train.py' in calls[0][1]  # trained again, not reused
+    with open(osp.join(work, 'result.json'), 'w') as f:
+        json.dump(dict(stale, config=merged.pretty_text), f)
+    monkeypatch.setattr(bench, 'at_threshold', lambda *a: {})
+    row, _ = bench.train_and_test(args, 'mse', 'data/', work)
+    assert row['f1'] == 11.0 and len(calls) == 1  # its own result: reused
