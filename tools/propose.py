@@ -4,9 +4,9 @@
     python tools/propose.py CONFIG CKPT --data-root DATA --ann-file annotations/train.json \\
         --format cvat labelme --out DIR [--thr T] [--budget N] [--click-radius R]
 
-For each frame of the annotation file the model's points at or above the
-review threshold (``--thr``; default the threshold stored with the
-checkpoint) farther than the click radius from every annotated point become
+For each frame of the annotation file the model's points inside the frame at
+or above the review threshold (``--thr``; default the threshold stored with
+the checkpoint) farther than the click radius from every annotated point become
 ``proposal`` points carrying their score; the frame's annotated points are
 exported as ``carcinosis``, confirmed negatives as ``not-carcinosis``, a
 dense frame as ``reviewed`` (the convention of
@@ -102,6 +102,8 @@ def main(argv=None):
         for info, (pts, scores) in zip(batch, inference_point_frames(model, images)):
             clicks = info['keypoints'].reshape(-1, 2)
             keep, _ = select_pseudo_labels(pts, scores, clicks, thr, radius)
+            # the padding of the fitted input is not the frame: nothing to review there
+            keep &= ((pts >= 0) & (pts < [info['width'], info['height']])).all(1)
             name = osp.relpath(info['img_path'], img_root)
             fr = proposals_frame(info['width'], info['height'], clicks, pts[keep],
                                  scores[keep], name)

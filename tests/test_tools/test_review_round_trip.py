@@ -159,3 +159,57 @@ def test_review_value_and_ranking():
     values = {'a': 0.5, 'b': 2.0, 'c': 2.0, 'd': 0.0}
     assert rank_frames(values) == ['b', 'c', 'a', 'd']
     assert rank_frames(values, budget=2) == ['b', 'c']
+
+
+def test_one_review_round_from_the_command_line(trained, data_root, tmp_path):
+    # propose -> a scripted reviewer edits the CVAT export -> import the
+    # answers -> train on them -> propose again: the rejection and the
+    # reviewed frame come back as the reviewer left them
+    import re
+    import shutil
+    import sys
+
+    from helpers import CONFIG, data_options, run
+    work, _ = trained
+    ckpt = osp.join(work, 'epoch_2.pth')
+    data = str(tmp_path / 'data') + '/'
+    shutil.copytree(data_root, data, symlinks=True)
+    out = tmp_path / 'review1'
+    log = run([sys.executable, 'tools/propose.py', CONFIG, ckpt, '--data-root', data,
+               '--format', 'cvat', '--thr', '0.001', '--budget', '3', '--out', str(out)])
+    assert 'review threshold 0.001 (command line)' in log
+    xml = (out / 'review.xml').read_text()
+    ranking = (out / 'ranking.csv').read_text().splitlines()
+    assert len(ranking) == 4  # header and the 3 frames of the budget
+    props = re.findall(r'label="proposal" source="auto" occluded="0" points="([^"]+)"', xml)
+    assert len(props) >= 2, 'the 2-epoch model proposes nothing to review'
+    accepted, rejected = props[0], props[1]
+    xml = xml.replace(f'label="proposal" source="auto" occluded="0" points="{accepted}"',
+                      f'label="carcinosis" source="manual" occluded="0" points="{accepted}"', 1)
+    xml = xml.replace(f'label="proposal" source="auto" occluded="0" points="{rejected}"',
+                      f'label="not-carcinosis" source="manual" occluded="0" '
+                      f'points="{rejected}"', 1)
+    first = re.search(r'<image id="0" name="([^"]+)"[^>]*>', xml)
+    xml = xml.replace(first.group(0), first.group(0) + '<tag label="reviewed" source="manual"/>')
+    (out / 'review.xml').write_text(xml)
+    log = run([sys.executable, 'tools/import_clicks.py', '--format', 'cvat',
+               str(out / 'review.xml'), '--images-root', data + 'images', '--out', data,
+               '--name', 'train_review1', '--update', data + 'annotations/train.json'])
+    assert '1 confirmed negatives, 1 dense frame(s)' in log
+    again = str(tmp_path / 'work1')
+    run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', again, '--cfg-options',
+         *data_options(data, 1),
+         'train_dataloader.dataset.ann_file=annotations/train_review1.json'])
+    out2 = tmp_path / 'review2'
+    run([sys.executable, 'tools/propose.py', CONFIG, osp.join(again, 'epoch_1.pth'),
+         '--data-root', data, '--ann-file', 'annotations/train_review1.json',
+         '--format', 'cvat', '--thr', '0.001', '--out', str(out2)])
+    frames = read_cvat(str(out2 / 'review.xml'))
+    rx, ry = map(float, rejected.split(','))
+    negatives = [(x, y) for fr in frames.values() for x, y, label, _ in fr['points']
+                 if label == REJECTED]
+    assert negatives == [(rx, ry)]
+    assert frames[first.group(1)]['reviewed']
+    ax, ay = map(float, accepted.split(','))
+    assert any((x, y, label) == (ax, ay, 'carcinosis') for fr in frames.values()
+               for x, y, label, _ in fr['points'])
