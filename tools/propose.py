@@ -16,7 +16,9 @@ with the most proposals near the threshold
 (:func:`~mmpose_carcinosis.datasets.review.review_value`), listed with their
 value in ``DIR/ranking.csv``.
 
-Outputs: ``DIR/review.xml`` (CVAT for images 1.1: import it into a CVAT
+``--draw N`` also draws the first N exported frames as a reviewer sees them
+(``DIR/drawn/``: nodules green crosses, proposals yellow circles with their
+score, rejections red). Outputs: ``DIR/review.xml`` (CVAT for images 1.1: import it into a CVAT
 task holding the same images) and, for LabelMe, one JSON file per image next
 to the image (LabelMe opens them with the image folder); an existing JSON
 file is not overwritten (error) unless ``--overwrite``. After the review,
@@ -51,6 +53,9 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--device', default=None)
     p.add_argument('--overwrite', action='store_true', help='replace existing LabelMe files')
+    p.add_argument('--draw', type=int, default=0, metavar='N',
+                   help='also draw the first N exported frames as the reviewer sees them '
+                   '(DIR/drawn/)')
     return p.parse_args(argv)
 
 
@@ -127,6 +132,14 @@ def main(argv=None):
         path = osp.join(args.out, 'review.xml')
         write_cvat(exported, path)
         print(f'{path}: {len(exported)} frames, {n_prop} proposals')
+    if args.draw:
+        from mmpose_carcinosis.visualization import draw_review_frame
+        os.makedirs(osp.join(args.out, 'drawn'), exist_ok=True)
+        for name in chosen[:args.draw]:
+            target = osp.join(args.out, 'drawn', name.replace('/', '__'))
+            cv2.imwrite(osp.splitext(target)[0] + '.png', draw_review_frame(
+                cv2.imread(osp.join(img_root, name)), exported[name]))
+        print(f'drawn: {min(args.draw, len(chosen))} frames in {args.out}/drawn/')
     if 'labelme' in args.format:
         targets = {n: osp.splitext(osp.join(img_root, n))[0] + '.json' for n in exported}
         existing = [t for t in targets.values() if osp.exists(t)]

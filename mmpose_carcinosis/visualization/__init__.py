@@ -1,3 +1,3 @@
-from .points import draw_points
+from .points import REVIEW_COLOURS, draw_points, draw_review_frame
 
-__all__ = ['draw_points']
+__all__ = ['REVIEW_COLOURS', 'draw_points', 'draw_review_frame']

@@ -176,11 +176,13 @@ def test_one_review_round_from_the_command_line(trained, data_root, tmp_path):
     shutil.copytree(data_root, data, symlinks=True)
     out = tmp_path / 'review1'
     log = run([sys.executable, 'tools/propose.py', CONFIG, ckpt, '--data-root', data,
-               '--format', 'cvat', '--thr', '0.001', '--budget', '3', '--out', str(out)])
+               '--format', 'cvat', '--thr', '0.001', '--budget', '3', '--out', str(out),
+               '--draw', '1'])
     assert 'review threshold 0.001 (command line)' in log
     xml = (out / 'review.xml').read_text()
     ranking = (out / 'ranking.csv').read_text().splitlines()
     assert len(ranking) == 4  # header and the 3 frames of the budget
+    assert len(list((out / 'drawn').glob('*.png'))) == 1
     props = re.findall(r'label="proposal" source="auto" occluded="0" points="([^"]+)"', xml)
     assert len(props) >= 2, 'the 2-epoch model proposes nothing to review'
     accepted, rejected = props[0], props[1]
@@ -213,3 +215,20 @@ def test_one_review_round_from_the_command_line(trained, data_root, tmp_path):
     ax, ay = map(float, accepted.split(','))
     assert any((x, y, label) == (ax, ay, 'carcinosis') for fr in frames.values()
                for x, y, label, _ in fr['points'])
+
+
+def test_an_exported_frame_is_drawn_as_a_reviewer_sees_it():
+    from mmpose_carcinosis.visualization import REVIEW_COLOURS, draw_review_frame
+    img = np.zeros((48, 64, 3), np.uint8)
+    frame = proposals_frame(64, 48, np.array([[10.0, 10.0]]), np.array([[40.0, 30.0]]),
+                            np.array([0.5]))
+    frame['points'].append((50.0, 10.0, REJECTED, None))
+    out = draw_review_frame(img, frame, radius=4)
+    assert not img.any()  # the input is not modified
+    assert np.abs(out[10, 10].astype(int) - REVIEW_COLOURS['carcinosis']).max() <= 8  # centre
+
+    def near(colour, x, y):
+        patch = out[y - 5:y + 6, x - 5:x + 6].reshape(-1, 3).astype(int)
+        return (np.abs(patch - colour).sum(1) < 60).any()
+    assert near(REVIEW_COLOURS['proposal'], 40, 30) and not out[30, 40].any()  # a ring
+    assert near(REVIEW_COLOURS['not-carcinosis'], 50, 10)
