@@ -280,9 +280,11 @@ def semi_form(model):
     test = dict(SEMI_TEST_DEFAULTS, **model.pop('semi_test_cfg', {}))
     codec = point_network_cfg(model).head.decoder
     stride = codec.input_size[0] / codec.heatmap_size[0]
-    for key in SEMI_TRAIN_DEFAULTS:
-        if key in model:
-            train[key] = model.pop(key) * (stride if key == 'click_radius' else 1)
+    flat = [key for key in SEMI_TRAIN_DEFAULTS if key in model]
+    for key in flat:
+        train[key] = model.pop(key)
+    if 'click_radius' in flat:  # the flat form's radius was in heatmap pixels
+        train['click_radius'] = train['click_radius'] * stride
     if 'predict_on' in model:
         test['predict_on'] = model.pop('predict_on')
     if 'stage_one' in model:

@@ -535,3 +535,24 @@ def test_a_local_result_is_reused_only_for_its_own_config(bench, tmp_path, monke
     monkeypatch.setattr(bench, 'at_threshold', lambda *a: {})
     row, _ = bench.train_and_test(args, 'mse', 'data/', work)
     assert row['f1'] == 11.0 and len(calls) == 1  # its own result: reused
+
+
+def test_a_flat_stage_two_model_compares_as_its_semi_form(bench):
+    # committed stage-two runs of the former flat form (click radius in
+    # heatmap pixels, stage_one, cross) train the model of today's form
+    from mmengine.config import Config
+
+    from helpers import ROOT
+    new = Config.fromfile(osp.join(ROOT, 'configs',
+                                   'selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'))
+    new.model.init_cfg.checkpoint = 'one.pth'
+    flat = dict(type='PointSelfTraining', detector=new.model.detector, stage_one='one.pth',
+                high_thr=0.3, low_thr=0.1, click_radius=2.5, ramp_iters=60,
+                student_noise=dict(brightness=0.2, contrast=0.2, noise=0.05),
+                predict_on='student', teacher_flip=True)
+    assert bench.semi_form(Config(dict(model=flat)).model) == bench.semi_form(new.model)
+    cross = dict(flat, cross=dict(stage_one='two.pth', weight=0.5, temperature=4.0))
+    form = bench.semi_form(Config(dict(model=cross)).model)
+    assert form.type == 'PointCrossTraining' and form.partner_load_from == 'two.pth'
+    assert form.semi_train_cfg['cross_weight'] == 0.5
+    assert form.semi_train_cfg['click_radius'] == 10.0
