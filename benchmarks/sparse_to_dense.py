@@ -185,10 +185,9 @@ def head_cfg(cfg):
 
 
 def run_config(args, loss, data_root, work, overrides=None, seed=0, config=None):
-    """Write the merged config of one run; return its path, how it
-    compares with the one already there (``'same'``, ``'same_training'``:
-    only evaluation settings differ, or ``'changed'``, or none yet) and the
-    merged config itself.
+    """Write the merged config of one run (what tools/train.py is given);
+    return its path and the merged config itself (:func:`finished_status`
+    compares it with a finished run's).
     ``overrides``: flat ``{'a.b.c': value}`` changes of this run only.
     ``config``: a whole config for this run (e.g. stage two) instead of
     ``--base-config`` with the head of ``LOSS_CONFIGS[loss]``."""
@@ -227,17 +226,9 @@ def run_config(args, loss, data_root, work, overrides=None, seed=0, config=None)
     # there under the same base name, which would overwrite this one
     os.makedirs(osp.join(work, 'run_config'), exist_ok=True)
     path = osp.join(work, 'run_config', f'{loss}.py')
-    text = cfg.pretty_text
-    status = 'changed'
-    if osp.isfile(path):
-        old = Config.fromfile(path)
-        if open(path).read() == text or neutral(old).pretty_text == neutral(cfg).pretty_text:
-            status = 'same'
-        elif training_signature(old) == training_signature(cfg):
-            status = 'same_training'
     with open(path, 'w') as f:
-        f.write(text)
-    return path, status, cfg
+        f.write(cfg.pretty_text)
+    return path, cfg
 
 
 # hooks that change neither the trained weights nor any test figure (they
@@ -378,10 +369,8 @@ def same_run(config_text, merged) -> bool:
     one) is of the run ``merged`` describes (up to :func:`neutral`
     settings)."""
     from mmengine.config import Config
-    if not config_text:
-        return False
-    return neutral(Config.fromstring(config_text, '.py')).pretty_text == \
-        neutral(merged).pretty_text
+    return bool(config_text) and config_status(
+        Config.fromstring(config_text, '.py'), merged) == 'same'
 
 
 def load_result(args, work, merged):
@@ -402,7 +391,7 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     same and the model trained, else the committed result
     (:func:`load_result`) unless ``need_model`` (the caller needs the
     trained checkpoint in ``work``)."""
-    cfg, status, merged = run_config(args, loss, data_root, work, overrides,
+    cfg, merged = run_config(args, loss, data_root, work, overrides,
                                      seed, config)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
     # one result per checkpoint choice, so that both can be reused
@@ -477,12 +466,22 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
     return row, curve
 
 
+def config_status(old, cfg) -> str:
+    """How config ``cfg`` compares with ``old``: ``'same'`` (up to
+    :func:`neutral` settings), ``'same_training'`` (only evaluation settings
+    differ: re-test the model) or ``'changed'``."""
+    if neutral(old).pretty_text == neutral(cfg).pretty_text:
+        return 'same'
+    if training_signature(old) == training_signature(cfg):
+        return 'same_training'
+    return 'changed'
+
+
 def finished_status(work, merged) -> str:
-    """How the config of the finished run in ``work`` (saved with its
-    result, either checkpoint choice) compares with ``merged``: ``'same'``
-    (up to :func:`neutral` settings), ``'same_training'`` (only evaluation
-    settings differ: re-test the model) or ``'changed'`` (also when no
-    result holds its config: results saved before they did)."""
+    """:func:`config_status` of ``merged`` against the config of the
+    finished run in ``work`` (saved with its result, either checkpoint
+    choice); ``'changed'`` when no result holds one (results saved before
+    they did)."""
     from mmengine.config import Config
     names = sorted(n for n in os.listdir(work) if n.startswith('result') and
                    n.endswith('.json')) if osp.isdir(work) else []
@@ -490,12 +489,7 @@ def finished_status(work, merged) -> str:
         with open(osp.join(work, name)) as f:
             text = json.load(f).get('config')
         if text:
-            old = Config.fromstring(text, '.py')
-            if neutral(old).pretty_text == neutral(merged).pretty_text:
-                return 'same'
-            if training_signature(old) == training_signature(merged):
-                return 'same_training'
-            return 'changed'
+            return config_status(Config.fromstring(text, '.py'), merged)
     return 'changed'
 
 

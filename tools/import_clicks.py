@@ -46,7 +46,6 @@ import os.path as osp
 import re
 import shutil
 import sys
-import xml.etree.ElementTree as ET
 from collections import Counter
 
 import numpy as np
@@ -215,6 +214,23 @@ def collect_inputs(fmt, inputs):
     return sorted(files, key=natural_key)
 
 
+def write_checked(data: dict, path: str) -> dict:
+    """Check ``data`` with the dataset's own parser (errors name ``path``
+    and the record), then write it there; returns it."""
+    from mmpose_carcinosis.datasets import parse_carcinosis_annotations
+    parse_carcinosis_annotations(data, path)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    return data
+
+
+def log_skipped(skipped: Counter, log) -> None:
+    """One line with what was not imported, counted."""
+    if skipped:
+        log('skipped: ' + ', '.join(f'{k} {v}' for k, v in sorted(skipped.items())))
+
+
 def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train',
                   video_pattern=None, labels=None, copy_images=False, log=print,
                   update=None):
@@ -222,7 +238,6 @@ def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train
     With ``update`` (an annotation file): a reviewer's answers replace the
     annotations of the frames they cover (:func:`update_with_answers`),
     written as ``out/annotations/<name>.json``, never over an existing file."""
-    from mmpose_carcinosis.datasets import parse_carcinosis_annotations
     images_root = osp.abspath(images_root)
     skipped, frames = Counter(), {}
     for path in collect_inputs(fmt, inputs):
@@ -240,23 +255,17 @@ def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train
     if not frames:
         raise ClickImportError(f'no annotated images in {inputs}')
     if update is not None:
-        from mmpose_carcinosis.datasets import parse_carcinosis_annotations
         path = osp.join(out, 'annotations', f'{name}.json')
         if osp.exists(path):
             raise ClickImportError(f'{path} exists: give another --name (answers are '
                                    'written beside the file they update, never over one)')
-        data = update_with_answers(update, frames, skipped)
-        parse_carcinosis_annotations(data, path)  # the dataset's own checks
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        with open(path, 'w') as f:
-            json.dump(data, f)
+        data = write_checked(update_with_answers(update, frames, skipped), path)
         n_neg = sum(bool(a.get('negative')) for a in data['annotations'])
         n_dense = sum(bool(i.get('dense')) for i in data['images'])
         log(f'{path}: {len(frames)} answered frame(s) of {len(data["images"])}, '
             f'{len(data["annotations"]) - n_neg} points, {n_neg} confirmed negatives, '
             f'{n_dense} dense frame(s)')
-        if skipped:
-            log('skipped: ' + ', '.join(f'{k} {v}' for k, v in sorted(skipped.items())))
+        log_skipped(skipped, log)
         return {path: (len(data['images']), len(data['annotations']))}
     pattern = re.compile(video_pattern) if video_pattern else None
     video_name = {n: video_of(n, pattern) for n in frames}
@@ -269,21 +278,15 @@ def import_clicks(fmt, inputs, images_root, out, split=None, seed=0, name='train
                    for s, p in zip(('train', 'val', 'test'), parts)}
     else:
         outputs = {name: list(frames)}
-    os.makedirs(osp.join(out, 'annotations'), exist_ok=True)
     summary = {}
     for split_name, names in outputs.items():
-        data = build(frames, names, video_ids, images_root, skipped)
         path = osp.join(out, 'annotations', f'{split_name}.json')
-        parse_carcinosis_annotations(data, path)  # the dataset's own checks
-        with open(path, 'w') as f:
-            json.dump(data, f)
+        data = write_checked(build(frames, names, video_ids, images_root, skipped), path)
         summary[path] = (len(data['images']), len(data['annotations']))
         n_vid = len({i['video_id'] for i in data['images']})
         log(f'{path}: {len(data["images"])} frames of {n_vid} video(s), '
             f'{len(data["annotations"])} points')
-    if skipped:
-        log('skipped: ' + ', '.join(f'{k} {v}' for k, v in
-                                                       sorted(skipped.items())))
+    log_skipped(skipped, log)
     link = osp.join(out, 'images')
     if copy_images:
         for n in frames:

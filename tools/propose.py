@@ -31,8 +31,6 @@ import os
 import os.path as osp
 import sys
 
-import numpy as np
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
@@ -60,10 +58,14 @@ def parse_args(argv=None):
 
 
 def click_radius(cfg) -> float:
-    """The radius within which a prediction is an annotated point's own."""
-    semi = (cfg.model.get('semi_train_cfg') or {}) if 'detector' in cfg.model else {}
-    if 'click_radius' in semi:
-        return float(semi['click_radius'])
+    """The radius within which a prediction is an annotated point's own:
+    a stage-two model's (``semi_train_cfg``, default included), else the
+    test metric's matching radius."""
+    if 'detector' in cfg.model:
+        from mmpose_carcinosis.models.pose_estimators.point_self_training import \
+            SEMI_TRAIN_DEFAULTS
+        return float(dict(SEMI_TRAIN_DEFAULTS, **(cfg.model.get('semi_train_cfg') or {}))[
+            'click_radius'])
     return float(cfg.test_evaluator.get('radius', 10.0))
 
 

@@ -55,10 +55,11 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
     Confirmed negatives: with ``negative_keypoints`` (R, 2) and ``dense``
     in the sample (:class:`CarcinosisDataset` gives both; MMPose's
     ``GenerateTarget`` passes them, :attr:`auxiliary_encode_keys`),
-    :meth:`encode` also returns ``negatives`` (K, H, W): 1 within
-    ``negative_radius`` of each, everywhere on a dense frame, else 0; it is
-    packed into ``gt_fields.negatives``, where the head's loss gives those
-    pixels the full negative term.
+    :meth:`encode` also returns ``negatives`` (K, H, W) for a frame that has
+    any (or is dense): 1 within ``negative_radius`` of each, everywhere on a
+    dense frame, else 0; it is packed into ``gt_fields.negatives``, where the
+    head's loss gives those pixels the full negative term. Frames without
+    any carry no map (a batch without any costs nothing).
     """
 
     auxiliary_encode_keys = {'negative_keypoints', 'dense'}
@@ -127,11 +128,11 @@ class MultiInstanceGaussianHeatmap(BaseKeypointCodec):
 
         Returns:
             dict: ``heatmaps`` (np.ndarray) of shape (K, H, W), float32,
-            values in [0, 1]; with ``negative_keypoints`` or ``dense`` given,
-            also ``negatives`` (K, H, W) float32 in {0, 1}.
+            values in [0, 1]; on a frame with negative keypoints or a dense
+            one, also ``negatives`` (K, H, W) float32 in {0, 1}.
         """
         out = self._encode_points(keypoints, keypoints_visible)
-        if negative_keypoints is not None or dense is not None:
+        if dense or (negative_keypoints is not None and len(negative_keypoints)):
             out['negatives'] = self.encode_negatives(
                 negative_keypoints, bool(dense), out['heatmaps'].shape[0])
         return out

@@ -221,10 +221,8 @@ def split_answers(frame: dict, skipped=None):
     neg = np.array([(x, y) for x, y, label, _ in frame['points'] if label == REJECTED],
                    np.float64).reshape(-1, 2)
     open_ = sum(label == PROPOSAL for *_, label, _ in frame['points'])
-    if open_:
-        _skip(skipped, 'unreviewed proposal')
-        if skipped is not None and open_ > 1:
-            skipped['unreviewed proposal'] += open_ - 1
+    if skipped is not None and open_:
+        skipped['unreviewed proposal'] += open_
     if len(pos) and len(neg):
         d = np.linalg.norm(pos[:, None] - neg[None], axis=-1)
         if (d <= CONFLICT_RADIUS).any():

@@ -284,44 +284,50 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
 
 
 def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
-    # a finished run stays reusable when the shipped configs gain a hook
-    # that only writes to checkpoints' meta
+    # a finished run (its config saved with its result) stays reusable when
+    # the shipped configs gain a hook that only writes to checkpoints' meta
     from mmengine.config import Config
     args = bench.parse_args([])
-    path, status, cfg = bench.run_config(args, 'mse', 'data/', str(tmp_path))
-    assert status == 'changed'  # nothing there yet
-    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same'
-    text = open(path).read()
+    work = str(tmp_path)
+    path, cfg = bench.run_config(args, 'mse', 'data/', work)
+    assert bench.finished_status(work, cfg) == 'changed'  # nothing finished yet
+
+    def finished(config):
+        with open(osp.join(work, 'result.json'), 'w') as f:
+            json.dump(dict(row={}, curve={}, config=config.pretty_text), f)
+
+    def status():
+        return bench.finished_status(work, bench.run_config(args, 'mse', 'data/', work)[1])
+    finished(cfg)
+    assert status() == 'same'
     with_hook = Config.fromfile(path)
     with_hook.custom_hooks = list(with_hook.custom_hooks) + [dict(type='ScoreThresholdHook')]
-    with open(path, 'w') as f:
-        f.write(with_hook.pretty_text)
-    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same'
+    finished(with_hook)
+    assert status() == 'same'
     # nor when they change cuDNN's kernel choice or the disabled lr scaling
     other = Config.fromfile(path)
     other.env_cfg.cudnn_benchmark = not other.env_cfg.cudnn_benchmark
     other.auto_scale_lr.base_batch_size = 123
-    with open(path, 'w') as f:
-        f.write(other.pretty_text)
-    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same'
+    finished(other)
+    assert status() == 'same'
     other.auto_scale_lr.enable = True
-    with open(path, 'w') as f:
-        f.write(other.pretty_text)
-    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'changed'
+    finished(other)
+    assert status() == 'changed'
     # another decode floor or top-k: same training, re-tested
+    finished(cfg)
     args.decode_floor = 0.01
-    assert bench.run_config(args, 'mse', 'data/', str(tmp_path))[1] == 'same_training'
+    assert status() == 'same_training'
     args.topk = 100
-    path, status, cfg = bench.run_config(args, 'mse', 'data/', str(tmp_path))
-    assert status == 'same_training' and cfg.model.head.decoder.decode_topk == 100
+    assert status() == 'same_training'
+    assert bench.run_config(args, 'mse', 'data/', work)[1].model.head.decoder.decode_topk == 100
     # stage two decodes its teacher while training: there top-k counts
-    s2 = bench.run_config(args, 'stage2', 'data/', str(tmp_path),
-                          config='configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
-    assert s2[2].model.detector.head.decoder.decode_topk == 100
+    stage2 = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
+    _, s2 = bench.run_config(args, 'stage2', 'data/', work, config=stage2)
+    assert s2.model.detector.head.decoder.decode_topk == 100
+    finished(s2)
     args.topk = 50
-    assert bench.run_config(args, 'stage2', 'data/', str(tmp_path),
-                            config='configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')[1] == 'changed'
-    assert text != open(path).read()
+    assert bench.finished_status(
+        work, bench.run_config(args, 'stage2', 'data/', work, config=stage2)[1]) == 'changed'
 
 
 def test_output_stem_never_overwrites_the_default_table(bench):
@@ -483,7 +489,7 @@ def test_committed_run_results_finish_a_table_in_another_sitting(bench, tmp_path
     args.work_dir = str(tmp_path / 'work')
     work = osp.join(args.work_dir, 'seed_1', 'clicks_1-5', 'mse')
     curve = {'10': dict(thresholds=[0.5, 0.05], precision=[1.0, 0.5], recall=[0.2, 0.6])}
-    _, _, merged = bench.run_config(args, 'mse', 'data/', work, seed=1)
+    _, merged = bench.run_config(args, 'mse', 'data/', work, seed=1)
     bench.save_result(args, work, merged, dict(f1=42.0, loss='mse'), curve)
     assert osp.isfile(tmp_path / 'runs' / 'work' / 'seed_1' / 'clicks_1-5' / 'mse.json')
     bench.add_to_result(args, work, dict(pseudo_precision=93.0))
@@ -510,7 +516,7 @@ def test_a_local_result_is_reused_only_for_its_own_config(bench, tmp_path, monke
     args.radius_used, args.fixed_thr = 10.0, 0.1
     args.work_dir, args.run_results = str(tmp_path), None  # local results only
     work = str(tmp_path / 'mse')
-    path, _, merged = bench.run_config(args, 'mse', 'data/', work)
+    path, merged = bench.run_config(args, 'mse', 'data/', work)
     epochs = merged.train_cfg.max_epochs
     with open(osp.join(work, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(work, f'epoch_{epochs}.pth'))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mmpose.registry import DATASETS
 
-from helpers import ROOT, load_script  # noqa: F401
+from helpers import load_script
 
 # (relative image path, [(x, y), ...]); frames of two videos, one without clicks
 CLICKS = {'v01/f2.jpg': [(10.25, 20.5), (30.0, 5.75)],

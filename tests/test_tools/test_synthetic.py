@@ -2,14 +2,12 @@
 presets, determinism, nested click budgets and the annotator model."""
 import hashlib
 import json
-import os.path as osp
 
 import numpy as np
 import pytest
 
 from helpers import load_script
 
-from helpers import ROOT  # noqa: E402
 SMALL = dict(num_videos=(2, 1, 1), frames_per_video=3, size=(96, 64),
              nodules=(8, 12), nodule_radius=(2.0, 3.0), seed=5)
 

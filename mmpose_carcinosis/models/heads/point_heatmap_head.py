@@ -96,14 +96,18 @@ class PointHeatmapHead(HeatmapHead):
         outputs = self.forward(feats)
         gt_heatmaps = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
-        mask = stacked_field(batch_data_samples, 'heatmap_mask')
-        negatives = stacked_field(batch_data_samples, 'negatives')
+        mask = stacked_field(batch_data_samples, 'heatmap_mask', 1.0)  # missing: all valid
+        negatives = stacked_field(batch_data_samples, 'negatives', 0.0)
         return dict(loss_kpt=self.compute_loss(outputs, gt_heatmaps, mask, negatives))
 
 
-def stacked_field(batch_data_samples, name: str) -> Optional[Tensor]:
-    """``gt_fields.<name>`` of every sample stacked (B, ...), or None if the
-    first sample has none."""
-    if name not in batch_data_samples[0].gt_fields:
+def stacked_field(batch_data_samples, name: str, fill: float) -> Optional[Tensor]:
+    """``gt_fields.<name>`` of the batch stacked (B, ...), ``fill`` (shaped
+    like ``gt_fields.heatmaps``) for samples without one; None if no sample
+    has one (the codec writes ``negatives`` only for frames that have
+    any)."""
+    fields = [d.gt_fields.get(name) for d in batch_data_samples]
+    if all(f is None for f in fields):
         return None
-    return torch.stack([d.gt_fields.get(name) for d in batch_data_samples])
+    return torch.stack([torch.full_like(d.gt_fields.heatmaps, fill) if f is None else f
+                        for d, f in zip(batch_data_samples, fields)])

@@ -176,6 +176,12 @@ class HillLoss(nn.Module):
             loss = loss * target
         return loss
 
+    def full_negative_term(self, logits: Tensor) -> Tensor:
+        r"""The plain focal negative term :math:`P^\gamma (-\log(1 - P))`,
+        elementwise (confirmed negatives; every negative with
+        ``use_tail=False``)."""
+        return torch.sigmoid(logits).pow(self.gamma) * F.logsigmoid(-logits).neg()
+
     def full_negative_term_and_grad(self, logits: Tensor) -> Tuple[Tensor, Tensor]:
         r"""The plain focal negative term :math:`P^\gamma s`,
         :math:`s = -\log(1 - P)`, and its derivative :math:`\gamma P^\gamma
@@ -192,7 +198,7 @@ class HillLoss(nn.Module):
         if self.use_tail:
             loss = (self.lam - p) * p.pow(2)
         else:
-            loss = p.pow(self.gamma) * (-F.logsigmoid(-logits))
+            loss = self.full_negative_term(logits)
         if self.neg_weight:
             loss = loss + self.neg_weight * (-F.logsigmoid(-logits))
         return loss
@@ -289,7 +295,7 @@ class HillLoss(nn.Module):
         pos_loss, pos_grad = self.positive_term_and_grad(x_pos, t_pos)
         nidx = idx[:0]
         if negatives is not None:
-            confirmed = negatives.to(logits.device).expand_as(logits).reshape(-1) > 0
+            confirmed = (negatives > 0).expand_as(logits).reshape(-1)
             nidx = (confirmed & (flat_t <= self.pos_thr)).nonzero().squeeze(1)
         x_neg = logits.reshape(-1)[nidx]
         neg_loss, neg_grad = self.full_negative_term_and_grad(x_neg)
@@ -376,8 +382,8 @@ class HillLoss(nn.Module):
         pos = target > self.pos_thr
         negative = self.negative_term(logits)
         if negatives is not None:
-            full = F.logsigmoid(-logits).neg() * torch.sigmoid(logits).pow(self.gamma)
-            negative = torch.where(negatives.expand_as(logits) > 0, full, negative)
+            negative = torch.where(negatives.expand_as(logits) > 0,
+                                   self.full_negative_term(logits), negative)
         loss = torch.where(pos, self.positive_term(logits, target), negative)
         n_pos = pos.sum()
         if weight is not None:

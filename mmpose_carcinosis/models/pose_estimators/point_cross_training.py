@@ -66,9 +66,11 @@ class PointCrossTraining(PointSelfTraining):
         if not self.partner_load_from:
             raise ValueError('PointCrossTraining needs partner_load_from, the second pair\'s '
                              "stage-one checkpoint (another seed's or backbone's)")
-        from mmengine.runner import load_checkpoint
+        # MMEngine's load_checkpoint in its two steps: read once, load twice
+        from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+        ckpt = _load_checkpoint(self.partner_load_from, map_location='cpu')
         for net in (self.student_b, self.teacher_b):
-            load_checkpoint(net, self.partner_load_from, map_location='cpu', strict=True)
+            _load_checkpoint_to_model(net, ckpt, strict=True)
 
     def pair_loss(self, pair: int, logits: Tensor, teacher_logits: List[Tensor],
                   clicks: Tensor, negatives: Optional[Tensor] = None):

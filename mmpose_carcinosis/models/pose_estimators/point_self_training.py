@@ -101,8 +101,6 @@ class PointSelfTraining(BaseModel):
             placeholder) nothing is loaded, with a warning.
     """
 
-    #: the networks a one-network (stage-one) checkpoint loads into
-    stage_one_targets = ('student', 'teacher')
     #: suffixes of the loss and log keys of each student/teacher pair
     pair_suffixes = ('', )
 
@@ -173,14 +171,15 @@ class PointSelfTraining(BaseModel):
 
     def _remap_stage_one(self, module, state_dict, prefix, *args) -> None:
         """Before loading: a one-network state dict (a stage-one checkpoint)
-        goes to each of :attr:`stage_one_targets`, and buffers a checkpoint
-        lacks (saved before they existed) keep their current values."""
+        goes to the student and the teacher (a cross-distillation partner
+        loads its own, ``partner_load_from``), and buffers a checkpoint lacks
+        (saved before they existed) keep their current values."""
         own = [k for k in state_dict if k.startswith(prefix)]
         tops = {k[len(prefix):].split('.', 1)[0] for k in own}
         if own and not tops & (set(self._modules) | set(self._buffers)):
             for key in own:
                 value = state_dict.pop(key)
-                for net in self.stage_one_targets:
+                for net in ('student', 'teacher'):
                     state_dict[f'{prefix}{net}.{key[len(prefix):]}'] = value
         for name, value in self._buffers.items():
             state_dict.setdefault(prefix + name, value.clone())
@@ -192,9 +191,8 @@ class PointSelfTraining(BaseModel):
 
     @property
     def stride(self) -> float:
-        """Frame pixels per heatmap pixel (the codec's)."""
-        codec = self.student.head.decoder
-        return float(codec.input_size[0]) / float(codec.heatmap_size[0])
+        """Frame pixels per heatmap pixel (the codec's scale factor)."""
+        return float(self.student.head.decoder.scale_factor[0])
 
     def thresholds(self, pair: int = 0) -> Tuple[float, float, Optional[int]]:
         """``(high_thr, low_thr, max_pseudo_per_frame)`` of pair ``pair``."""
@@ -333,7 +331,7 @@ class PointSelfTraining(BaseModel):
         with torch.no_grad(), torch.autocast(inputs.device.type, enabled=False):
             t_logits = [self.teacher_logits(t, inputs.float()) for t in self.teachers()]
         clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits[0])
-        negatives = stacked_field(data_samples, 'negatives')
+        negatives = stacked_field(data_samples, 'negatives', 0.0)
         losses = dict(pseudo_weight=torch.tensor(self.ramp()))
         for pair, (suffix, student) in enumerate(zip(self.pair_suffixes, self.students())):
             logits = student.head.forward(student.extract_feat(self.student_view(inputs)))

@@ -67,10 +67,11 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
         weight (float): Height of the pseudo Gaussians (the ramp).
         max_per_frame (int | Tensor, optional): Most pseudo peaks a frame
             may have (``None`` or negative: no limit).
-        negatives (Tensor, optional): (B, 1, H, W), > 0 at confirmed
-            negatives (points a reviewer rejected): a teacher peak within
-            ``click_radius`` of one is never a pseudo label (nor ignored:
-            the loss pushes it down).
+        negatives (Tensor, optional): (B, 1, H, W), > 0 on confirmed
+            negative pixels (the codec's ``negatives`` map: a disk around
+            each point a reviewer rejected, every pixel of a dense frame): a
+            teacher peak there is never a pseudo label (nor ignored: the
+            loss pushes it down).
 
     Returns:
         tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
@@ -82,10 +83,7 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
     far = ~near_click & (peaks > 0)
     if negatives is not None:
-        disk = disk_kernel(click_radius).to(peaks)
-        near_rejected = F.conv2d((negatives > 0).float(), disk,
-                                 padding=disk.shape[-1] // 2) > 0
-        far = far & ~near_rejected
+        far = far & ~(negatives > 0)
     pseudo = far & (peaks >= high_thr)
     ignore = far & (peaks >= low_thr) & ~pseudo
     doubtful = torch.zeros(pseudo.shape[0], dtype=torch.bool, device=pseudo.device)
@@ -116,8 +114,7 @@ def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:
 
 
 def select_pseudo_labels(points: np.ndarray, scores: np.ndarray, clicks: np.ndarray,
-                         thr: float, click_radius: float, cap: Optional[int] = None,
-                         negatives: Optional[np.ndarray] = None
+                         thr: float, click_radius: float, cap: Optional[int] = None
                          ) -> Tuple[np.ndarray, bool]:
     """One frame's pseudo labels among decoded predictions: the rule of
     :func:`make_pseudo_targets` in frame pixels.
@@ -131,17 +128,12 @@ def select_pseudo_labels(points: np.ndarray, scores: np.ndarray, clicks: np.ndar
             the click's own.
         cap (int, optional): Most pseudo labels a frame may have (None or
             negative: no limit); a frame over it has none.
-        negatives (np.ndarray, optional): (R, 2) confirmed negatives; a
-            prediction within ``click_radius`` of one is never a pseudo
-            label.
 
     Returns:
         tuple: ``keep`` (M,) bool, the pseudo labels; ``doubtful``: the
         frame was over the cap.
     """
     keep = (np.asarray(scores) >= thr) & ~near(points, clicks, click_radius)
-    if negatives is not None:
-        keep &= ~near(points, np.asarray(negatives).reshape(-1, 2), click_radius)
     doubtful = cap is not None and cap >= 0 and int(keep.sum()) > cap
     if doubtful:
         keep[:] = False

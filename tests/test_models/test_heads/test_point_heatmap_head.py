@@ -148,3 +148,18 @@ def test_the_head_passes_confirmed_negatives_to_losses_that_take_them(config):
     dense = head.loss(feats, samples)['loss_kpt']
     assert head.loss_takes_negatives == (config == 'cragtail')
     assert (float(dense) != float(zero)) == (config == 'cragtail')
+
+
+def test_a_batch_mixes_frames_with_and_without_negatives():
+    # the codec writes a negatives map only for frames that have any: the
+    # others count as zeros; a missing mask counts as all valid
+    from mmpose_carcinosis.models.heads.point_heatmap_head import stacked_field
+    samples = [PoseDataSample(gt_fields=PixelData(heatmaps=torch.rand(1, 4, 6)))
+               for _ in range(3)]
+    assert stacked_field(samples, 'negatives', 0.0) is None
+    samples[1].gt_fields.negatives = torch.ones(1, 4, 6)
+    neg = stacked_field(samples, 'negatives', 0.0)
+    assert neg.shape == (3, 1, 4, 6) and neg.sum() == 24 and neg[1].min() == 1
+    samples[2].gt_fields.heatmap_mask = torch.zeros(1, 4, 6)
+    mask = stacked_field(samples, 'heatmap_mask', 1.0)
+    assert mask[0].min() == 1 and mask[2].max() == 0

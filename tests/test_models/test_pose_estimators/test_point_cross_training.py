@@ -70,3 +70,29 @@ def test_each_cross_pair_uses_its_own_thresholds(monkeypatch):
     assert model.teachers() == [model.teacher, model.teacher_b]
     with pytest.raises(ValueError, match='low_thr <= high_thr'):
         model.set_thresholds(1, 0.1, 0.2, None)
+
+
+def test_the_partner_pair_loads_its_own_stage_one_once(monkeypatch, tmp_path):
+    # partner_load_from: the second student and teacher get that checkpoint
+    # (read from disk once), the first pair keeps its own
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = cross_model()
+    one = model.student_b
+    with torch.no_grad():
+        for p in one.parameters():
+            p.normal_()
+    path = str(tmp_path / 'partner.pth')
+    torch.save(dict(state_dict=one.state_dict(), meta={}), path)
+    model = cross_model()
+    model.partner_load_from = path
+    reads = []
+    real = torch.load
+    monkeypatch.setattr(torch, 'load', lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    model.init_weights()
+    assert reads.count(path) == 1
+    for net in (model.student_b, model.teacher_b):
+        for k, v in one.state_dict().items():
+            assert torch.equal(net.state_dict()[k], v), k
+    key = 'backbone.conv1.weight'
+    assert not torch.equal(model.student.state_dict()[key], one.state_dict()[key])

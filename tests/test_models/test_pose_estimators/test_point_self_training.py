@@ -1,4 +1,5 @@
 """PointSelfTraining: the student/teacher model of stage two."""
+import numpy as np
 import pytest
 import torch
 
@@ -25,8 +26,6 @@ def test_teacher_runs_in_float32_under_autocast(monkeypatch):
     # --amp: the student trains in reduced precision, the teacher's pseudo
     # labels are made from float32 scores (those PseudoThresholdHook
     # calibrated on); before, they were made from bf16/fp16 scores
-    import os
-
     from mmpose_carcinosis.models.pose_estimators import point_self_training as pst
     monkeypatch.chdir(ROOT)
     torch.manual_seed(0)
@@ -165,7 +164,6 @@ def test_confirmed_negatives_reach_the_loss_and_stop_pseudo_labels(monkeypatch):
     # gt_fields.negatives of the samples: the teacher's confident peak on a
     # rejected point is no pseudo label, and the student's loss there is
     # the full negative term
-    from mmengine.structures import PixelData
     monkeypatch.chdir(ROOT)
     torch.manual_seed(0)
     model = stage_two_model(high_thr=0.5, low_thr=0.5, ramp_iters=0)
@@ -174,8 +172,10 @@ def test_confirmed_negatives_reach_the_loss_and_stop_pseudo_labels(monkeypatch):
     logits = torch.full((1, 1, h, w), -8.0)
     logits[0, 0, 30, 40] = 4.0
     clicks = torch.zeros(1, 1, h, w)
-    negatives = torch.zeros(1, 1, h, w)
-    negatives[0, 0, 30, 41] = 1.0
+    # the codec's map of a point rejected 1 heatmap px (4 frame px) away
+    negatives = torch.from_numpy(codec.encode_negatives(
+        np.array([[41 * model.stride, 30 * model.stride]]), False))[None]
+    assert negatives[0, 0, 30, 40] == 1
     _, _, stats = model.pseudo_targets(0, logits, clicks)
     assert float(stats['pseudo_per_frame']) == 1.0
     _, _, stats = model.pseudo_targets(0, logits, clicks, negatives)

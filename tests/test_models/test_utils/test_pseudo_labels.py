@@ -120,8 +120,9 @@ def test_threshold_for_count():
 
 
 def test_no_pseudo_label_at_a_confirmed_negative():
-    # a confident teacher peak 2 px from a rejected point is neither a pseudo
-    # label nor ignored; one 4 px away still is a pseudo label
+    # the codec's negatives map (a disk around a rejected point): a
+    # confident teacher peak inside it is neither a pseudo label nor
+    # ignored; one just outside still is a pseudo label
     h = w = 20
     sigma = 1.5
     clicks = torch.zeros(1, 1, h, w)
@@ -129,16 +130,14 @@ def test_no_pseudo_label_at_a_confirmed_negative():
     t[0, 0, 5, 5] = 0.9
     t[0, 0, 15, 15] = 0.9
     negatives = torch.zeros(1, 1, h, w)
-    negatives[0, 0, 5, 7] = 1.0   # 2 px from (5, 5)
-    negatives[0, 0, 15, 11] = 1.0  # 4 px from (15, 15)
+    negatives[0, 0, 3:8, 4:9] = 1.0    # covers (5, 5)
+    negatives[0, 0, 13:18, 10:15] = 1.0  # ends 1 px left of (15, 15)
     target, mask, stats = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0,
                                               negatives=negatives)
     assert target[0, 0, 5, 5] == 0 and mask[0, 0, 5, 5] == 1
     assert target[0, 0, 15, 15] == 1.0
     assert stats['pseudo_per_frame'] == 1 and stats['ignored_per_frame'] == 0
-    # the same rule on decoded points, frame pixels
-    from mmpose_carcinosis.models.utils import select_pseudo_labels
-    pts = np.array([[5.0, 5.0], [15.0, 15.0]])
-    keep, _ = select_pseudo_labels(pts, np.array([0.9, 0.9]), np.zeros((0, 2)), 0.5, 2.5,
-                                   negatives=np.array([[7.0, 5.0], [11.0, 15.0]]))
-    assert keep.tolist() == [False, True]
+    # a dense frame (negatives everywhere): no pseudo labels at all
+    _, _, stats = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0,
+                                      negatives=torch.ones(1, 1, h, w))
+    assert stats['pseudo_per_frame'] == 0
