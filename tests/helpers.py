@@ -18,8 +18,9 @@ def run(args, cwd=ROOT, env=None):
 
 
 def data_options(data_root, epochs):
+    # seeded: a test's model is the same on every run and machine
     opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
-            'default_hooks.logger.interval=1']
+            'default_hooks.logger.interval=1', 'randomness.seed=0']
     for split in ('train', 'val', 'test'):
         opts += [f'{split}_dataloader.dataset.data_root={data_root}',
                  f'{split}_dataloader.batch_size=2',

@@ -6,7 +6,8 @@
 
 For each frame of the annotation file the model's points inside the frame at
 or above the review threshold (``--thr``; default the threshold stored with
-the checkpoint) farther than the click radius from every annotated point become
+the checkpoint) farther than the click radius from every annotated point and
+every confirmed negative become
 ``proposal`` points carrying their score; the frame's annotated points are
 exported as ``carcinosis``, confirmed negatives as ``not-carcinosis``, a
 dense frame as ``reviewed`` (the convention of
@@ -72,6 +73,7 @@ def click_radius(cfg) -> float:
 def main(argv=None):
     args = parse_args(argv)
     import cv2
+    import numpy as np
     from mmengine.config import Config
 
     from mmpose_carcinosis.apis import inference_point_frames, init_point_model
@@ -108,7 +110,9 @@ def main(argv=None):
                 return 1
         for info, (pts, scores) in zip(batch, inference_point_frames(model, images)):
             clicks = info['keypoints'].reshape(-1, 2)
-            keep, _ = select_pseudo_labels(pts, scores, clicks, thr, radius)
+            # a spot the reviewer rejected is not proposed again
+            answered = np.concatenate([clicks, info['negative_keypoints'].reshape(-1, 2)])
+            keep, _ = select_pseudo_labels(pts, scores, answered, thr, radius)
             # the padding of the fitted input is not the frame: nothing to review there
             keep &= ((pts >= 0) & (pts < [info['width'], info['height']])).all(1)
             name = osp.relpath(info['img_path'], img_root)
