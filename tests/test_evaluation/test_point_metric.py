@@ -190,6 +190,41 @@ def test_threshold_at_precision_scans_from_the_top():
     assert threshold_at_precision([], [], [], 0.9) == 1.0
 
 
+def test_threshold_at_precision_lowest_keeps_the_largest_set_at_the_target():
+    from mmpose_carcinosis.evaluation import threshold_at_precision
+    thr = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    n = np.array([10, 20, 30, 40, 50, 60])
+    # the dip at 0.6 and 0.5 is averaged in: all 60 predictions together
+    # are 93% precise, so 0.4 (from the top the scan stops at 0.7)
+    prec = np.array([1.0, 0.95, 0.92, 0.85, 0.88, 0.93])
+    assert threshold_at_precision(thr, prec, n, 0.9, scan='lowest') == 0.4
+    # a real fall at the end: the last threshold still at the target
+    prec = np.array([1.0, 0.95, 0.85, 0.91, 0.88, 0.8])
+    assert threshold_at_precision(thr, prec, n, 0.9, scan='lowest') == 0.6
+    assert threshold_at_precision(thr, prec, n, 0.9) == 0.8
+    # nothing reaches it, or too few predictions: the highest threshold
+    assert threshold_at_precision(thr, np.full(6, 0.5), n, 0.9, scan='lowest') == 0.9
+    assert threshold_at_precision(thr, [1.0, 1.0, 0.5, 0.5, 0.5, 0.5], [1, 2, 30, 40, 50, 60],
+                                  0.9, scan='lowest') == 0.9
+    with pytest.raises(ValueError, match="precision scan must be one of"):
+        threshold_at_precision(thr, prec, n, 0.9, scan='bottom')
+
+
+def test_metric_reports_either_scan():
+    # 20 frames, each: a true point found at 0.9, a false peak at 0.8 in
+    # the first 4 frames only, a true point found at 0.3. Precision from the
+    # top: 1.0 at 0.9 (20 kept), 20/24 = 0.83 at 0.8, 40/44 = 0.91 at 0.3
+    frames = [sample([[10, 10], [50, 50], [90, 90]] if i < 4 else [[10, 10], [90, 90]],
+                     [0.9, 0.8, 0.3] if i < 4 else [0.9, 0.3], [[10, 10], [90, 90]])
+              for i in range(20)]
+    top = evaluate(frames, precision_targets=[0.9])
+    low = evaluate(frames, precision_targets=[0.9], precision_scan='lowest')
+    assert top['thr@p0.9'] == pytest.approx(0.9) and top['max_count@p0.9'] == 1
+    assert low['thr@p0.9'] == pytest.approx(0.3) and low['max_count@p0.9'] == 3
+    with pytest.raises(ValueError, match='precision scan'):
+        evaluate(frames, precision_scan='x')
+
+
 def test_exclude_top_and_threshold_at_precision_on_constructed_frames():
     # frame 1: true (10, 10) (40, 40) (70, 70); predictions (10, 10) .9,
     # (41, 40) .6, (100, 100) .5. exclude_top=1 drops (10, 10) and its true

@@ -11,6 +11,7 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
+from mmpose_carcinosis.evaluation.functional import check_precision_scan
 from mmpose_carcinosis.models.utils.pseudo_labels import (select_pseudo_labels,
                                                          threshold_for_count)
 
@@ -56,8 +57,11 @@ class PseudoThresholdHook(Hook):
     test of ``teacher_flip``, decoded down to ``score_floor``) and MMEngine's
     evaluator scores. On validation the
     validation evaluator's :class:`PointLocalizationMetric` (its radius)
-    reports ``thr@p<precision>`` (scanning down from the top score, the
-    last threshold before precision falls below the target).
+    reports ``thr@p<precision>``: with ``precision_scan='from_top'``,
+    scanning down from the top score, the last threshold before precision
+    falls below the target; with ``'lowest'``, the lowest threshold whose
+    predictions as a whole reach it (the most pseudo labels at the target
+    precision; an early dip of the curve does not stop it).
 
     Pseudo labels are the teacher's peaks away from the clicks, and the
     clicks are the most obvious nodules, which the teacher finds best: the
@@ -101,6 +105,9 @@ class PseudoThresholdHook(Hook):
         rule (str): ``'precision'`` or ``'count'``. Defaults to
             ``'precision'``.
         precision (float): Target validation precision. Defaults to 0.9.
+        precision_scan (str): ``'from_top'`` or ``'lowest'``
+            (:func:`~mmpose_carcinosis.evaluation.threshold_at_precision`).
+            Defaults to ``'from_top'``.
         low_ratio (float): ``low_thr / high_thr`` (the ignored band; 1.0
             disables it). Defaults to 1/3.
         score_floor (float): Decoding threshold of the teacher during
@@ -117,7 +124,8 @@ class PseudoThresholdHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, rule: str = 'precision', precision: float = 0.9,
-                 low_ratio: float = 1 / 3, score_floor: float = 0.02, exclude_top='clicks',
+                 precision_scan: str = 'from_top', low_ratio: float = 1 / 3,
+                 score_floor: float = 0.02, exclude_top='clicks',
                  frame_cap: Optional[float] = None, per_frame=None):
         if rule not in ('precision', 'count'):
             raise ValueError(f"rule must be 'precision' or 'count', got {rule!r}")
@@ -131,6 +139,7 @@ class PseudoThresholdHook(Hook):
         if not 0 <= low_ratio <= 1:
             raise ValueError(f'low_ratio must be in [0, 1], got {low_ratio}')
         self.precision = float(precision)
+        self.precision_scan = check_precision_scan(precision_scan)
         self.low_ratio = float(low_ratio)
         self.score_floor = float(score_floor)
         if exclude_top != 'clicks' and not (isinstance(exclude_top, int) and exclude_top >= 0):
@@ -206,7 +215,8 @@ class PseudoThresholdHook(Hook):
         report (``mean_clicks``: per training frame)."""
         top = int(round(mean_clicks)) if self.exclude_top == 'clicks' else self.exclude_top
         metric = dict(self.point_metric(runner), type='PointLocalizationMetric',
-                      curve_file=None, precision_targets=[self.precision], exclude_top=top,
+                      curve_file=None, precision_targets=[self.precision],
+                      precision_scan=self.precision_scan, exclude_top=top,
                       prefix='teacher')
         evaluator = runner.build_evaluator(metric)
         loader = runner.val_dataloader  # the val loop's, built on first use
@@ -218,7 +228,8 @@ class PseudoThresholdHook(Hook):
             evaluator.process(data_samples=outputs, data_batch=data_batch)
         metrics = evaluator.evaluate(len(loader.dataset))
         report = (f'on validation ({len(loader.dataset)} frames, top {top} per frame left '
-                  f'out), precision >= {self.precision:g}; teacher AP '
+                  f'out), precision >= {self.precision:g} (scan {self.precision_scan}); '
+                  f'teacher AP '
                   f'{metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
                   f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
         return (float(metrics[f'teacher/thr@p{self.precision:g}']),

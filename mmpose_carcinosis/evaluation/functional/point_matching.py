@@ -99,19 +99,37 @@ def prf(tp, n_pred, n_gt):
     return precision, recall, f1
 
 
+PRECISION_SCANS = ('from_top', 'lowest')
+
+
+def check_precision_scan(scan: str) -> str:
+    """``scan`` if it is one of :data:`PRECISION_SCANS`, else a ValueError."""
+    if scan not in PRECISION_SCANS:
+        raise ValueError(f'precision scan must be one of {PRECISION_SCANS}, got {scan!r}')
+    return scan
+
+
 def threshold_at_precision(thresholds: np.ndarray, precision: np.ndarray,
                            num_pred: np.ndarray, target: float,
-                           min_predictions: int = 10) -> float:
-    """The threshold just before precision first falls below ``target``,
-    scanning from the highest score down.
+                           min_predictions: int = 10, scan: str = 'from_top') -> float:
+    """A threshold whose kept predictions reach precision ``target``.
 
-    Precision over score thresholds is not monotone: "the lowest threshold
-    reaching the target" can sit below a long stretch that misses it (one
-    lucky run of true points at a low score). This is the lowest threshold
-    t such that every threshold from the top down to t reaches the target,
-    not counting thresholds that keep fewer than ``min_predictions``
-    predictions (too few for a precision). With no threshold reaching it,
-    the highest threshold; 1.0 with no thresholds.
+    Precision over score thresholds (of everything kept at or above each)
+    is not monotone, and two rules answer differently where it is not:
+
+    - ``scan='from_top'``: the threshold just before precision first falls
+      below ``target``, scanning from the highest score down: the lowest t
+      such that every threshold from the top down to t reaches the target.
+      Conservative: an early dip stops it, and at a target close to a flat
+      precision curve one false prediction among the first few dozen is
+      such a dip.
+    - ``scan='lowest'``: the lowest threshold that reaches the target: the
+      largest set of predictions whose precision as a whole is at least
+      ``target`` (a dip above it is averaged in, not a stop).
+
+    Thresholds that keep fewer than ``min_predictions`` predictions are not
+    counted (too few for a precision). With no threshold reaching the
+    target, the highest threshold; 1.0 with no thresholds.
 
     Args:
         thresholds (np.ndarray): (T,) swept thresholds, decreasing.
@@ -119,11 +137,18 @@ def threshold_at_precision(thresholds: np.ndarray, precision: np.ndarray,
         num_pred (np.ndarray): (T,) predictions kept at each.
         target (float): Precision to keep.
         min_predictions (int): Defaults to 10.
+        scan (str): ``'from_top'`` or ``'lowest'``. Defaults to
+            ``'from_top'``.
     """
+    check_precision_scan(scan)
     thresholds = np.asarray(thresholds, np.float64)
     if not len(thresholds):
         return 1.0
-    below = (np.asarray(precision) < target) & (np.asarray(num_pred) >= min_predictions)
+    counted = np.asarray(num_pred) >= min_predictions
+    if scan == 'lowest':
+        ok = np.nonzero((np.asarray(precision) >= target) & counted)[0]
+        return float(thresholds[ok[-1]] if len(ok) else thresholds[0])
+    below = (np.asarray(precision) < target) & counted
     if not below.any():
         return float(thresholds[-1])
     first = int(np.argmax(below))

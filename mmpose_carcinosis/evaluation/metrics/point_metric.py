@@ -9,8 +9,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from ..functional import (average_precision, group_recall, match_pairs, prefix_matches, prf,
-                          threshold_at_precision)
+from ..functional import (average_precision, check_precision_scan, group_recall, match_pairs,
+                          prefix_matches, prf, threshold_at_precision)
 
 
 @METRICS.register_module()
@@ -31,9 +31,10 @@ class PointLocalizationMetric(BaseMetric):
     - ``best_f1``, ``best_thr``: the best F1 over score thresholds at
       ``radius`` and the threshold achieving it (choose t on validation);
     - ``thr@p<q>`` for every q in ``precision_targets`` (e.g.
-      ``thr@p0.9``): the threshold, scanning from the highest score down,
-      just before precision at ``radius`` first falls below q
-      (:func:`threshold_at_precision`): an operating point of known
+      ``thr@p0.9``): a threshold whose predictions reach precision q at
+      ``radius`` (:func:`threshold_at_precision` with ``precision_scan``:
+      by default just before precision first falls below q, scanning from
+      the highest score down): an operating point of known
       precision, e.g. stage two's pseudo-label threshold
       (:class:`PseudoThresholdHook`), and ``max_count@p<q>``: the most
       predictions any one frame keeps at that threshold;
@@ -65,6 +66,9 @@ class PointLocalizationMetric(BaseMetric):
             (``{radius: {thresholds, precision, recall}}``, fractions).
         precision_targets (Sequence[float]): Precisions (fractions) whose
             threshold is reported. Defaults to ().
+        precision_scan (str): How that threshold is found: ``'from_top'``
+            or ``'lowest'`` (:func:`threshold_at_precision`). Defaults to
+            ``'from_top'``.
         exclude_top (int): Per frame, leave out the ``exclude_top``
             highest-scoring predictions and the true points they match
             within ``radius`` (stage two's calibration: they stand in for
@@ -83,6 +87,7 @@ class PointLocalizationMetric(BaseMetric):
                  max_thresholds: int = 200,
                  curve_file: Optional[str] = None,
                  precision_targets: Sequence[float] = (),
+                 precision_scan: str = 'from_top',
                  exclude_top: int = 0,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
@@ -98,6 +103,7 @@ class PointLocalizationMetric(BaseMetric):
         bad = [q for q in self.precision_targets if not 0 < q <= 1]
         if bad:
             raise ValueError(f'precision_targets must be fractions in (0, 1], got {bad}')
+        self.precision_scan = check_precision_scan(precision_scan)
         if exclude_top < 0:
             raise ValueError(f'exclude_top must be >= 0, got {exclude_top}')
         self.exclude_top = int(exclude_top)
@@ -182,7 +188,8 @@ class PointLocalizationMetric(BaseMetric):
                 metrics['best_f1'] = 100 * f1s[best] if best is not None else 0.0
                 metrics['best_thr'] = float(thrs[best]) if best is not None else 0.0
                 for q in self.precision_targets:
-                    thr = threshold_at_precision(thrs, ps, keep_at.sum(0), q)
+                    thr = threshold_at_precision(thrs, ps, keep_at.sum(0), q,
+                                                 scan=self.precision_scan)
                     metrics[f'thr@p{q:g}'] = thr
                     at = np.nonzero(thrs >= thr)[0]
                     metrics[f'max_count@p{q:g}'] = (

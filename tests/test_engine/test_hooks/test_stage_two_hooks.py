@@ -125,6 +125,38 @@ def test_pseudo_threshold_hook_checks_its_arguments():
     assert PseudoThresholdHook(rule='count', per_frame='clicks').per_frame == 'clicks'
     with pytest.raises(ValueError, match="or 'clicks'"):
         PseudoThresholdHook(rule='count', per_frame='click')
+    with pytest.raises(ValueError, match='precision scan'):
+        PseudoThresholdHook(precision_scan='bottom')
+
+
+@pytest.mark.parametrize('scan', ['from_top', 'lowest'])
+def test_pseudo_threshold_hook_asks_the_metric_for_its_scan(scan):
+    # the validation metric is built with the hook's target, scan and the
+    # top predictions left out, and its answer is the threshold
+    from types import SimpleNamespace
+
+    from mmengine.config import ConfigDict
+
+    from mmpose_carcinosis.engine.hooks import PseudoThresholdHook
+    built = []
+
+    class Evaluator:
+        def process(self, **kw):
+            pass
+
+        def evaluate(self, n):
+            return {'teacher/thr@p0.8': 0.25, 'teacher/max_count@p0.8': 3}
+
+    runner = SimpleNamespace(
+        cfg=ConfigDict(val_evaluator=dict(type='PointLocalizationMetric', radius=14.,
+                                          radii=[14.])),
+        build_evaluator=lambda cfg: built.append(cfg) or Evaluator(),
+        val_dataloader=type('Loader', (), dict(dataset=[], __iter__=lambda self: iter(())))())
+    hook = PseudoThresholdHook(precision=0.8, precision_scan=scan)
+    assert hook.by_precision(runner, None, 0, 2.4)[:2] == (0.25, 3)
+    (cfg, ) = built
+    assert (cfg['precision_scan'], cfg['precision_targets'], cfg['exclude_top'],
+            cfg['radius']) == (scan, [0.8], 2, 14.)
 
 
 def test_validation_doubts():
