@@ -209,9 +209,10 @@ def pseudo_quality(work, suffix=''):
     return {k + suffix: v for k, v in out.items()}
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    os.chdir(ROOT)
+def benchmark_args(args):
+    """The sparse-to-dense benchmark's settings for this one's ``args``:
+    its data, work dir (whose stage-one and dense runs are reused),
+    radius and fixed threshold."""
     from mmengine.config import Config
     bench = s2d.parse_args(['--preset', args.preset, '--base-config', args.base_config] +
                            (['--reuse'] if args.reuse else []) +
@@ -220,16 +221,32 @@ def main(argv=None):
                            (['--radius', str(args.radius)] if args.radius else []) +
                            (['--topk', str(args.topk)] if args.topk else []))
     base = Config.fromfile(bench.base_config)
-    bench.radius_used = radius = args.radius or base.test_evaluator.radius
+    bench.radius_used = args.radius or base.test_evaluator.radius
     bench.fixed_thr = base.model.head.decoder.decode_thr
     bench.work_dir = args.work_dir or osp.join(
         'work_dirs', 'benchmark', args.s2d_tag if args.data_root else
         f"{args.preset}_{'salient' if args.preset == 'varied' else 'uniform'}")
     bench.out = args.out
-    stage2 = Config.fromfile(args.stage2_config)
-    schedule = {'train_cfg': stage2.train_cfg.to_dict(),
-                'optim_wrapper': stage2.optim_wrapper.to_dict(),
-                'param_scheduler': [dict(s) for s in stage2.param_scheduler]}
+    return bench
+
+
+def fine_tune_schedule(stage2_config):
+    """Stage two's schedule as overrides of a stage-one config (the
+    control: the same epochs and learning rates without pseudo labels)."""
+    from mmengine.config import Config
+    stage2 = Config.fromfile(stage2_config)
+    return {'train_cfg': stage2.train_cfg.to_dict(),
+            'optim_wrapper': stage2.optim_wrapper.to_dict(),
+            'param_scheduler': [dict(s) for s in stage2.param_scheduler]}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    from mmengine.config import Config
+    bench = benchmark_args(args)
+    radius = bench.radius_used
+    schedule = fine_tune_schedule(args.stage2_config)
     data_root = s2d.method_data(bench, bench.clicks)[0]
     rows, curves, first = [], [], {}
 

