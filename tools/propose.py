@@ -2,7 +2,8 @@
 """Export a model's proposals for review in CVAT or LabelMe.
 
     python tools/propose.py CONFIG CKPT --data-root DATA --ann-file annotations/train.json \\
-        --format cvat labelme --out DIR [--thr T] [--budget N] [--click-radius R]
+        --format cvat labelme --out DIR [--thr T] [--budget N] [--click-radius R] \\
+        [--rank threshold flip previous] [--previous CKPT] [--per-video]
 
 For each frame of the annotation file the model's points inside the frame at
 or above the review threshold (``--thr``; default the threshold stored with
@@ -12,10 +13,15 @@ every confirmed negative become
 exported as ``carcinosis``, confirmed negatives as ``not-carcinosis``, a
 dense frame as ``reviewed`` (the convention of
 :mod:`mmpose_carcinosis.datasets.review`, docs/review.md). With
-``--budget N`` only the N frames most worth a review are exported: those
-with the most proposals near the threshold
-(:func:`~mmpose_carcinosis.datasets.review.review_value`), listed with their
-value in ``DIR/ranking.csv``.
+``--budget N`` only the N frames most worth a review are exported, listed
+with their value in ``DIR/ranking.csv``. ``--rank`` says what a frame is
+worth (the values are added): ``threshold``, its proposals near the review
+threshold (:func:`~mmpose_carcinosis.datasets.review.review_value`);
+``flip``, how much the model's proposals on the frame and on its mirror
+disagree; ``previous``, how much they disagree with the last round's model
+(``--previous CKPT``) (:func:`~mmpose_carcinosis.datasets.review.disagreement`).
+With ``--per-video`` the videos take turns, so that a budget covers as many
+videos as it can.
 
 ``--draw N`` also draws the first N exported frames as a reviewer sees them
 (``DIR/drawn/``: nodules green crosses, proposals yellow circles with their
@@ -33,6 +39,9 @@ import os.path as osp
 import sys
 
 
+RANKS = ('threshold', 'flip', 'previous')
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,6 +55,15 @@ def parse_args(argv=None):
     p.add_argument('--out', required=True, help='folder of review.xml and ranking.csv')
     p.add_argument('--thr', type=float, help='review threshold (default: the stored one)')
     p.add_argument('--budget', type=int, help='export only the N frames most worth a review')
+    p.add_argument('--rank', nargs='+', choices=RANKS, default=['threshold'],
+                   help='what makes a frame worth a review (values added): threshold, '
+                   'proposals near the review threshold; flip, disagreement between the '
+                   'frame and its mirror; previous, disagreement with --previous')
+    p.add_argument('--previous', metavar='CKPT',
+                   help='the last round\'s checkpoint (same config), for --rank previous')
+    p.add_argument('--per-video', action='store_true',
+                   help='videos take turns in the ranking (video_id of the annotation '
+                   'file): the budget covers as many videos as it can')
     p.add_argument('--click-radius', type=float,
                    help='frame pixels; default the config\'s semi_train_cfg.click_radius, '
                    'else its test metric radius')
@@ -55,7 +73,10 @@ def parse_args(argv=None):
     p.add_argument('--draw', type=int, default=0, metavar='N',
                    help='also draw the first N exported frames as the reviewer sees them '
                    '(DIR/drawn/)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if ('previous' in args.rank) != bool(args.previous):
+        p.error('--rank previous and --previous CKPT go together')
+    return args
 
 
 def click_radius(cfg) -> float:
@@ -78,7 +99,7 @@ def main(argv=None):
 
     from mmpose_carcinosis.apis import inference_point_frames, init_point_model
     from mmpose_carcinosis.datasets import AnnotationError, parse_carcinosis_annotations
-    from mmpose_carcinosis.datasets.review import (REJECTED, proposals_frame,
+    from mmpose_carcinosis.datasets.review import (REJECTED, disagreement, proposals_frame,
                                                   rank_frames, review_value, write_cvat,
                                                   write_labelme)
     from mmpose_carcinosis.models.utils import select_pseudo_labels
@@ -97,9 +118,13 @@ def main(argv=None):
     if args.thr is not None:
         thr, source = args.thr, 'command line'
     model.head.decoder.decode_thr = float(thr)
+    previous = None
+    if args.previous:
+        previous = init_point_model(args.config, args.previous, args.device)[0]
+        previous.head.decoder.decode_thr = float(thr)
     print(f'review threshold {thr:g} ({source}); click radius {radius:g} px; '
           f'{len(infos)} frames of {ann_path}', flush=True)
-    frames, values = {}, {}
+    frames, values, parts, videos = {}, {}, {}, {}
     for start in range(0, len(infos), args.batch_size):
         batch = infos[start:start + args.batch_size]
         images = [cv2.imread(info['img_path']) for info in batch]
@@ -108,29 +133,47 @@ def main(argv=None):
                 print(f'error: {ann_path}: image id {info["img_id"]}: cannot read '
                       f'{info["img_path"]}', file=sys.stderr)
                 return 1
-        for info, (pts, scores) in zip(batch, inference_point_frames(model, images)):
+        views = dict(threshold=inference_point_frames(model, images))
+        if 'flip' in args.rank:
+            mirrored = inference_point_frames(model, [im[:, ::-1].copy() for im in images])
+            # back to the frame: column x of the mirror is w - 1 - x
+            views['flip'] = [(np.stack([im.shape[1] - 1 - p[:, 0], p[:, 1]], 1), s)
+                             for im, (p, s) in zip(images, mirrored)]
+        if previous is not None:
+            views['previous'] = inference_point_frames(previous, images)
+        for i, info in enumerate(batch):
             clicks = info['keypoints'].reshape(-1, 2)
             # a spot the reviewer rejected is not proposed again
             answered = np.concatenate([clicks, info['negative_keypoints'].reshape(-1, 2)])
-            keep, _ = select_pseudo_labels(pts, scores, answered, thr, radius)
-            # the padding of the fitted input is not the frame: nothing to review there
-            keep &= ((pts >= 0) & (pts < [info['width'], info['height']])).all(1)
+
+            def proposals(pts, scores):
+                keep, _ = select_pseudo_labels(pts, scores, answered, thr, radius)
+                # the padding of the fitted input is not the frame: nothing to review there
+                keep &= ((pts >= 0) & (pts < [info['width'], info['height']])).all(1)
+                return pts[keep], scores[keep]
+            own = {k: proposals(*v[i]) for k, v in views.items()}
+            pts, scores = own['threshold']
             name = osp.relpath(info['img_path'], img_root)
-            fr = proposals_frame(info['width'], info['height'], clicks, pts[keep],
-                                 scores[keep], name)
+            fr = proposals_frame(info['width'], info['height'], clicks, pts, scores, name)
             fr['points'] += [(float(x), float(y), REJECTED, None)
                              for x, y in info['negative_keypoints']]
             fr['reviewed'] = info['dense']
             frames[name] = fr
-            values[name] = review_value(scores[keep], thr)
+            parts[name] = dict(threshold=review_value(scores, thr))
+            parts[name].update({k: disagreement(pts, scores, *own[k], radius)
+                                for k in own if k != 'threshold'})
+            values[name] = sum(parts[name][k] for k in args.rank)
+            videos[name] = info.get('video_id')
         print(f'  {min(start + args.batch_size, len(infos))}/{len(infos)} frames', flush=True)
-    chosen = rank_frames(values, args.budget)
+    chosen = rank_frames(values, args.budget, videos if args.per_video else None)
     os.makedirs(args.out, exist_ok=True)
     with open(osp.join(args.out, 'ranking.csv'), 'w', newline='') as f:
         w = csv.writer(f)
-        w.writerow(['image', 'review_value', 'proposals'])
+        w.writerow(['image', 'video_id', 'review_value', *(parts[chosen[0]] if chosen else []),
+                    'proposals'])
         for name in chosen:
-            w.writerow([name, f'{values[name]:.4f}',
+            w.writerow([name, videos[name], f'{values[name]:.4f}',
+                        *(f'{v:.4f}' for v in parts[name].values()),
                         sum(p[2] == 'proposal' for p in frames[name]['points'])])
     exported = {n: frames[n] for n in chosen}
     n_prop = sum(p[2] == 'proposal' for fr in exported.values() for p in fr['points'])

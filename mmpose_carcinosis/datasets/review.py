@@ -252,8 +252,35 @@ def review_value(scores: np.ndarray, thr: float, width: float = 0.2) -> float:
     return float(np.clip(1 - np.abs(s - thr) / width, 0, None).sum())
 
 
-def rank_frames(values: Dict[str, float], budget: Optional[int] = None) -> List[str]:
-    """Frame names by decreasing :func:`review_value` (ties by name), the
-    first ``budget`` of them."""
-    order = sorted(values, key=lambda n: (-values[n], n))
+def disagreement(points_a: np.ndarray, scores_a: np.ndarray, points_b: np.ndarray,
+                 scores_b: np.ndarray, radius: float) -> float:
+    """How much two predictions of one frame disagree (the frame and its
+    mirror, or this round's model and the last one's): points matched one
+    to one within ``radius`` count ``|s_a - s_b|``, unmatched points their
+    own score (the other prediction has none there above its threshold).
+
+    Args:
+        points_a, points_b (np.ndarray): (M, 2) and (N, 2) frame pixels.
+        scores_a, scores_b (np.ndarray): (M,) and (N,).
+        radius (float): Frame pixels.
+    """
+    from mmpose_carcinosis.evaluation.functional import match_pairs
+    a = np.asarray(scores_a, np.float64).reshape(-1)
+    b = np.asarray(scores_b, np.float64).reshape(-1)
+    ia, ib = match_pairs(np.reshape(points_a, (-1, 2)), np.reshape(points_b, (-1, 2)), radius)
+    return float(np.abs(a[ia] - b[ib]).sum() + a.sum() - a[ia].sum() + b.sum() - b[ib].sum())
+
+
+def rank_frames(values: Dict[str, float], budget: Optional[int] = None,
+                groups: Optional[Dict[str, object]] = None) -> List[str]:
+    """Frame names by decreasing review value (ties by name), the first
+    ``budget`` of them. With ``groups`` (name -> video), videos take turns:
+    every video's best frame comes before any video's second, each turn
+    ordered by value (a budget covers as many videos as it can)."""
+    turn = dict.fromkeys(values, 0)
+    if groups is not None:
+        seen = {}
+        for n in sorted(values, key=lambda n: (-values[n], n)):
+            turn[n] = seen[groups[n]] = seen.get(groups[n], -1) + 1
+    order = sorted(values, key=lambda n: (turn[n], -values[n], n))
     return order if budget is None else order[:budget]

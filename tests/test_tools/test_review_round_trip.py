@@ -11,7 +11,8 @@ import pytest
 from helpers import load_script
 from mmpose_carcinosis.datasets import parse_carcinosis_annotations
 from mmpose_carcinosis.datasets.review import (PROPOSAL, REJECTED, ReviewFormatError,
-                                              proposals_frame, rank_frames, read_cvat,
+                                              disagreement, proposals_frame, rank_frames,
+                                              read_cvat,
                                               read_labelme, review_value, write_cvat,
                                               write_labelme)
 
@@ -159,6 +160,28 @@ def test_review_value_and_ranking():
     values = {'a': 0.5, 'b': 2.0, 'c': 2.0, 'd': 0.0}
     assert rank_frames(values) == ['b', 'c', 'a', 'd']
     assert rank_frames(values, budget=2) == ['b', 'c']
+    # videos take turns: b and c share video 1, so a (video 2) comes second
+    videos = {'a': 2, 'b': 1, 'c': 1, 'd': 3}
+    assert rank_frames(values, groups=videos) == ['b', 'a', 'd', 'c']
+    assert rank_frames(values, budget=2, groups=videos) == ['b', 'a']
+
+
+def test_propose_needs_the_previous_checkpoint_for_that_rank(capsys):
+    propose = load_script('tools/propose.py')
+    for extra in (['--rank', 'previous'], ['--previous', 'x.pth']):
+        with pytest.raises(SystemExit):
+            propose.parse_args(['c.py', 'k.pth', '--data-root', 'd', '--out', 'o', *extra])
+        assert '--rank previous and --previous CKPT go together' in capsys.readouterr().err
+
+
+def test_disagreement_of_two_predictions():
+    # (0, 0) .5 pairs with (1, 0) .2: 0.3; (10, 10) .3 and (50, 50) .4 are
+    # alone: their scores; the same prediction twice: 0
+    a, sa = np.array([[0, 0], [10, 10.]]), np.array([0.5, 0.3])
+    b, sb = np.array([[1, 0], [50, 50.]]), np.array([0.2, 0.4])
+    assert disagreement(a, sa, b, sb, radius=3) == pytest.approx(1.0)
+    assert disagreement(a, sa, a, sa, radius=3) == 0.0
+    assert disagreement(a, sa, np.zeros((0, 2)), np.zeros(0), radius=3) == pytest.approx(0.8)
 
 
 def test_one_review_round_from_the_command_line(trained, data_root, tmp_path):
@@ -180,11 +203,17 @@ def test_one_review_round_from_the_command_line(trained, data_root, tmp_path):
     # scores (on a fresh install its sigmoid scores were all below 0.001)
     log = run([sys.executable, 'tools/propose.py', CONFIG, ckpt, '--data-root', data,
                '--format', 'cvat', '--thr', '1e-6', '--budget', '3', '--out', str(out),
-               '--draw', '1'])
+               '--draw', '1', '--rank', 'threshold', 'flip', '--per-video'])
     assert 'review threshold 1e-06 (command line)' in log
     xml = (out / 'review.xml').read_text()
     ranking = (out / 'ranking.csv').read_text().splitlines()
     assert len(ranking) == 4  # header and the 3 frames of the budget
+    assert ranking[0] == 'image,video_id,review_value,threshold,flip,proposals'
+    rows = [r.split(',') for r in ranking[1:]]
+    # the value is the sum of the chosen parts; videos take turns
+    assert all(float(r[2]) == pytest.approx(float(r[3]) + float(r[4]), abs=2e-4) for r in rows)
+    assert len({r[1] for r in rows}) == min(3, len({i['video_id'] for i in json.load(
+        open(data + 'annotations/train.json'))['images']}))
     assert len(list((out / 'drawn').glob('*.png'))) == 1
     props = re.findall(r'label="proposal" source="auto" occluded="0" points="([^"]+)"', xml)
     assert len(props) >= 2, 'no decoded peak away from the clicks'
@@ -211,7 +240,12 @@ def test_one_review_round_from_the_command_line(trained, data_root, tmp_path):
     # reviewer answered are not asked twice
     log = run([sys.executable, 'tools/propose.py', CONFIG, ckpt,
                '--data-root', data, '--ann-file', 'annotations/train_review1.json',
-               '--format', 'cvat', '--thr', '1e-6', '--out', str(out2)])
+               '--format', 'cvat', '--thr', '1e-6', '--out', str(out2),
+               '--rank', 'threshold', 'previous', '--previous', ckpt])
+    # the same model as the last round's: no disagreement anywhere
+    ranking = [r.split(',') for r in (out2 / 'ranking.csv').read_text().splitlines()]
+    assert ranking[0][3:5] == ['threshold', 'previous']
+    assert {r[4] for r in ranking[1:]} == {'0.0000'}
     frames = read_cvat(str(out2 / 'review.xml'))
     rx, ry = map(float, rejected.split(','))
     negatives = [(x, y) for fr in frames.values() for x, y, label, _ in fr['points']
