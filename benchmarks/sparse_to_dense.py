@@ -43,7 +43,12 @@ LOSS_CONFIGS = dict(mse='configs/mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'
 # methods of the comparison: (loss config, click budget; None: --clicks).
 # "dense" is the ceiling: Crag and Tail with every nodule labelled.
 METHODS = dict(mse=('mse', None), hill=('hill', None),
-               cragtail=('cragtail', None), dense=('cragtail', 'dense'))
+               cragtail=('cragtail', None), dense=('cragtail', 'dense'),
+               cragtail_dim=('cragtail', None))
+# methods that add a training transform after LoadImage (``radius``: the
+# nodule radius in frame pixels, --dim-radius)
+TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
+                                          factor=(0.2, 0.6)))
 DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', 'dense')
 DEFAULT_SEEDS = (0, 1, 2)
 # generated frames are 480x270; nodule radius range per preset at that size
@@ -101,6 +106,9 @@ def parse_args(argv=None):
                    help='most points decoded per frame (the decoder\'s decode_topk; '
                    'default: the base config\'s, 30). Set it above the most points '
                    'a test frame holds, or recall is capped at k / points')
+    p.add_argument('--dim-radius', type=float,
+                   help='nodule radius (frame pixels) of cragtail_dim\'s DimClickedNodules; '
+                   'default 0.7 x the headline matching radius')
     p.add_argument('--data-seed', type=int, default=0)
     p.add_argument('--videos', type=int, nargs=3, default=(6, 2, 4))
     p.add_argument('--frames-per-video', type=int, default=8)
@@ -171,6 +179,21 @@ ABLATION = (
      {'model.head.loss.pos_thr': 0.5, 'model.head.loss.pos_weight': 'none'}),
     ('per-frame normalisation', {'model.head.loss.normalize': 'sum'}),
 )
+
+
+def method_overrides(args, method):
+    """Config overrides of ``method`` beyond its loss: the base config's
+    training pipeline with its transform (:data:`TRAIN_TRANSFORMS`) after
+    ``LoadImage``."""
+    if method not in TRAIN_TRANSFORMS:
+        return {}
+    from mmengine.config import Config
+    pipeline = [dict(t) for t in Config.fromfile(
+        osp.join(ROOT, args.base_config)).train_dataloader.dataset.pipeline]
+    radius = args.dim_radius or 0.7 * args.radius_used
+    at = [t['type'] for t in pipeline].index('LoadImage') + 1
+    pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
+    return {'train_dataloader.dataset.pipeline': pipeline}
 
 
 def seed_work_dir(args, seed):
@@ -787,9 +810,11 @@ def main(argv=None):
                 loss, budget = METHODS[method]
                 budget = budget or clicks
                 data_root, overrides = method_data(args, budget)
+                overrides = {**(overrides or {}), **method_overrides(args, method)} or None
                 row, curve = train_and_test(
                     args, loss, data_root,
-                    osp.join(seed_work_dir(args, seed), f'clicks_{budget}', loss),
+                    osp.join(seed_work_dir(args, seed), f'clicks_{budget}',
+                             loss if method == 'dense' else method),
                     overrides, seed=seed)
                 row.update(loss=method, clicks=clicks, seed=seed)
                 all_rows.append(row)

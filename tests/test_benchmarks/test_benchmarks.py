@@ -563,3 +563,17 @@ def test_a_flat_stage_two_model_compares_as_its_semi_form(bench):
     assert form.type == 'PointCrossTraining' and form.partner_load_from == 'two.pth'
     assert form.semi_train_cfg['cross_weight'] == 0.5
     assert form.semi_train_cfg['click_radius'] == 10.0
+
+
+def test_dimming_method_adds_its_transform_after_loading(bench):
+    args = bench.parse_args([])
+    args.radius_used = 10.0
+    assert bench.method_overrides(args, 'cragtail') == {}
+    pipeline = bench.method_overrides(args, 'cragtail_dim')['train_dataloader.dataset.pipeline']
+    types = [t['type'] for t in pipeline]
+    assert types[:3] == ['LoadImage', 'DimClickedNodules', 'PointRandomAffine']
+    assert pipeline[1]['radius'] == pytest.approx(7.0)
+    args = bench.parse_args(['--dim-radius', '3'])
+    args.radius_used = 10.0
+    assert bench.method_overrides(args, 'cragtail_dim')[
+        'train_dataloader.dataset.pipeline'][1]['radius'] == 3.0
