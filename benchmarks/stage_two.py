@@ -22,6 +22,8 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   needed); ``stage2_lowest``: the precision rule's lowest threshold at the
   target (``PseudoThresholdHook(precision_scan='lowest')``: the largest set
   of validation peaks at 0.9 precision, not the first dip from the top);
+  ``stage2_negw``: unlabeled pixels weighted by the teacher,
+  ``(1 - teacher score) ** 2`` (``semi_train_cfg.negative_gamma``);
   ``stage2_cross``: with PA-Seg's
   cross distillation, the second pair from the next seed's stage-one model
   (seed + 1, trained if missing);
@@ -63,7 +65,8 @@ import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
 METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_noflip', 'stage2_ema', 'stage2_rounds',
-           'stage2_noband', 'stage2_count', 'stage2_lowest', 'stage2_cross', 'dense')
+           'stage2_noband', 'stage2_count', 'stage2_lowest', 'stage2_negw', 'stage2_cross',
+           'dense')
 
 
 def parse_args(argv=None):
@@ -310,6 +313,8 @@ def main(argv=None):
                     over['custom_hooks'] = [dict(h) for h in hooks]
                 if method == 'stage2_noflip':
                     over['model.semi_train_cfg.teacher_flip'] = False
+                if method == 'stage2_negw':
+                    over['model.semi_train_cfg.negative_gamma'] = 2.0
                 if method == 'stage2_cross':
                     over['model.partner_load_from'] = partner
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,

@@ -24,7 +24,8 @@ SEMI_TRAIN_DEFAULTS = dict(
     click_radius=10.0,
     ramp_iters=100,
     student_noise=dict(brightness=0.2, contrast=0.2, noise=0.05),
-    teacher_flip=False)
+    teacher_flip=False,
+    negative_gamma=0.0)
 SEMI_TEST_DEFAULTS = dict(predict_on='student')
 #: the arguments of the flat form (before ``semi_train_cfg``), where they went
 LEGACY_ARGS = {
@@ -90,7 +91,10 @@ class PointSelfTraining(BaseModel):
               (Gaussian std);
             - ``teacher_flip`` (bool): the teacher's heatmap is MMPose's
               flip test (mean over the view and its mirror), in training
-              and in its own predictions (calibration, quality).
+              and in its own predictions (calibration, quality);
+            - ``negative_gamma`` (float): unlabeled pixels weigh
+              ``(1 - teacher score) ** negative_gamma`` (0: off;
+              :func:`make_pseudo_targets`).
 
             Defaults: :data:`SEMI_TRAIN_DEFAULTS`.
         semi_test_cfg (dict, optional): ``predict_on``: ``'student'`` or
@@ -311,7 +315,7 @@ class PointSelfTraining(BaseModel):
             teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
             self.high_thr[pair], self.low_thr[pair], self.click_radius / self.stride,
             int(codec.decode_nms_kernel), self.ramp(), self.max_pseudo_per_frame[pair],
-            negatives)
+            negatives, float(self.semi_train_cfg['negative_gamma']))
 
     def pair_loss(self, pair: int, logits: Tensor, teacher_logits: List[Tensor],
                   clicks: Tensor, negatives: Optional[Tensor] = None):

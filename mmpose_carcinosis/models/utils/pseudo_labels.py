@@ -36,7 +36,8 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
                         high_thr: float, low_thr: float, click_radius: float,
                         nms_kernel: int = 3, weight: float = 1.0,
                         max_per_frame: Optional[int] = None,
-                        negatives: Optional[Tensor] = None
+                        negatives: Optional[Tensor] = None,
+                        negative_gamma: float = 0.0
                         ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
     """Pseudo-labelled targets from a teacher's score heatmap.
 
@@ -53,6 +54,12 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     where most false pseudo labels come from): its pseudo peaks are ignored
     instead, like the band.
 
+    With ``negative_gamma`` > 0 a pixel that is no positive weighs
+    ``(1 - teacher score) ** negative_gamma`` in the loss (S2Teacher's
+    teacher-weighted negatives): where the teacher sees foreground below the
+    pseudo-label threshold the student is pushed to background less.
+    Confirmed negatives keep the full weight.
+
     Args:
         teacher_scores (Tensor): (B, 1, H, W) scores in [0, 1].
         click_target (Tensor): (B, 1, H, W) the clicks' Gaussian target
@@ -67,6 +74,8 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
         weight (float): Height of the pseudo Gaussians (the ramp).
         max_per_frame (int | Tensor, optional): Most pseudo peaks a frame
             may have (``None`` or negative: no limit).
+        negative_gamma (float): Exponent of the teacher's weighting of the
+            unlabeled pixels (0: every pixel weighs 1). Defaults to 0.
         negatives (Tensor, optional): (B, 1, H, W), > 0 on confirmed
             negative pixels (the codec's ``negatives`` map: a disk around
             each point a reviewer rejected, every pixel of a dense frame): a
@@ -74,7 +83,8 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
             loss pushes it down).
 
     Returns:
-        tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored) and
+        tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored;
+        in (0, 1] a pixel's loss weight) and
         statistics (pseudo and ignored peaks per frame, fraction of frames
         whose pseudo peaks were ignored).
     """
@@ -99,6 +109,11 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     disk = disk_kernel(click_radius).to(peaks)
     ignored = F.conv2d(ignore.float(), disk, padding=disk.shape[-1] // 2) > 0
     mask = (~(ignored & (target <= 0))).float()
+    if negative_gamma:
+        soft = (1 - teacher_scores.float()).clamp(0, 1) ** negative_gamma
+        if negatives is not None:
+            soft = torch.where(negatives > 0, torch.ones_like(soft), soft)
+        mask = torch.where(target > 0, mask, mask * soft)
     stats = dict(pseudo_per_frame=pseudo.flatten(1).sum(1).float().mean(),
                  ignored_per_frame=ignore.flatten(1).sum(1).float().mean(),
                  doubtful_frames=doubtful.float().mean())

@@ -52,9 +52,9 @@ def test_each_cross_pair_uses_its_own_thresholds(monkeypatch):
     seen = []
     real = pst.make_pseudo_targets
 
-    def spy(scores, clicks, sigma, high, low, radius, nms, weight, cap, negatives):
+    def spy(scores, clicks, sigma, high, low, radius, nms, weight, cap, *rest):
         seen.append((round(float(high), 6), round(float(low), 6), int(cap), radius))
-        return real(scores, clicks, sigma, high, low, radius, nms, weight, cap, negatives)
+        return real(scores, clicks, sigma, high, low, radius, nms, weight, cap, *rest)
 
     monkeypatch.setattr(pst, 'make_pseudo_targets', spy)
     model = cross_model(high_thr=0.5, low_thr=0.2, max_pseudo_per_frame=3)

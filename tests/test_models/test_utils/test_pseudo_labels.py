@@ -141,3 +141,29 @@ def test_no_pseudo_label_at_a_confirmed_negative():
     _, _, stats = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0,
                                       negatives=torch.ones(1, 1, h, w))
     assert stats['pseudo_per_frame'] == 0
+
+
+def test_teacher_weighted_negatives():
+    # negative_gamma 2: an unlabeled pixel weighs (1 - teacher)^2; positives
+    # (the click's and the pseudo label's Gaussians), ignored disks and
+    # confirmed negatives keep their weight
+    h = w = 20
+    sigma = 1.5
+    clicks = gaussian(h, w, 5, 5, sigma)[None, None]
+    t = torch.full((1, 1, h, w), 0.1)
+    t[0, 0, 15, 15] = 0.8  # pseudo label
+    t[0, 0, 4, 15] = 0.3   # band: ignored disk
+    t[0, 0, 16, 4] = 0.15  # below the band: a weak foreground guess
+    neg = torch.zeros(1, 1, h, w)
+    neg[0, 0, 18, 18] = 1
+    t[0, 0, 18, 18] = 0.5
+    plain, m0, _ = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0, negatives=neg)
+    target, mask, _ = make_pseudo_targets(t, clicks, sigma, 0.5, 0.2, 2.5, 3, 1.0,
+                                          negatives=neg, negative_gamma=2.0)
+    assert torch.equal(target, plain)
+    assert mask[0, 0, 16, 4] == pytest.approx(0.85**2)
+    assert mask[0, 0, 0, 19] == pytest.approx(0.9**2)
+    assert mask[0, 0, 5, 5] == 1 and mask[0, 0, 15, 15] == 1 and mask[0, 0, 15, 16] == 1
+    assert mask[0, 0, 4, 15] == 0  # ignored stays ignored
+    assert mask[0, 0, 18, 18] == 1  # a confirmed negative pushes fully
+    assert torch.equal(mask > 0, m0 > 0)
