@@ -117,6 +117,13 @@ def prepare(work_dir, clicks='1-5', click_bias='salient', data_seed=0):
     return root
 
 
+def benchmark_options(root, work_dir):
+    """The options every benchmark script takes to run on these frames
+    (data root, radius, top-k, work dir)."""
+    return ['--data-root', root, '--radius', str(RADIUS), '--topk', str(TOPK),
+            '--work-dir', work_dir]
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -146,9 +153,8 @@ def main(argv=None):
           'hand-drawn)', flush=True)
     if args.prepare_only:
         return
-    common = ['--data-root', root, '--radius', str(RADIUS), '--topk', str(TOPK),
-              '--work-dir', args.work_dir,
-              '--out', args.out, '--seeds', *map(str, args.seeds)] + (
+    common = benchmark_options(root, args.work_dir) + [
+        '--out', args.out, '--seeds', *map(str, args.seeds)] + (
         ['--reuse'] if args.reuse else [])
     if 's2d' in args.tables:
         import sparse_to_dense

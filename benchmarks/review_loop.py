@@ -372,10 +372,8 @@ def setup(name, args):
         import real_nuclei
         work = osp.join('work_dirs', 'benchmark', real_nuclei.TAG)
         root = real_nuclei.prepare(work)
-        a = stage_two.parse_args(common + ['--data-root', root, '--radius',
-                                           str(real_nuclei.RADIUS), '--topk',
-                                           str(real_nuclei.TOPK), '--work-dir', work,
-                                           '--s2d-tag', real_nuclei.TAG, '--out', args.out])
+        a = stage_two.parse_args(common + real_nuclei.benchmark_options(root, work) + [
+            '--s2d-tag', real_nuclei.TAG, '--out', args.out])
     else:
         a = stage_two.parse_args(common + ['--out', args.out])
     bench = stage_two.benchmark_args(a)

@@ -91,9 +91,31 @@ def click_radius(cfg) -> float:
     return float(cfg.test_evaluator.get('radius', 10.0))
 
 
+def proposals(pts, scores, answered, thr, radius, width, height):
+    """A frame's proposals among its predictions (M, 2) with ``scores``
+    (M,): the pseudo-label rule away from the ``answered`` points, inside
+    the frame (the padding of the fitted input is not the frame)."""
+    from mmpose_carcinosis.models.utils import select_pseudo_labels
+    keep, _ = select_pseudo_labels(pts, scores, answered, thr, radius)
+    keep &= ((pts >= 0) & (pts < [width, height])).all(1)
+    return pts[keep], scores[keep]
+
+
+def unflip(pts, width, height):
+    """Points (M, 2) predicted on a horizontally mirrored frame, back in
+    the frame (MMPose's ``flip_keypoints``)."""
+    import numpy as np
+    from mmpose.structures.keypoint import flip_keypoints
+    flipped, _ = flip_keypoints(pts[:, None], np.ones((len(pts), 1), np.float32),
+                                image_size=(width, height),
+                                flip_indices=[0], direction='horizontal')
+    return flipped[:, 0]
+
+
 def main(argv=None):
     args = parse_args(argv)
     import cv2
+    import mmcv
     import numpy as np
     from mmengine.config import Config
 
@@ -102,7 +124,6 @@ def main(argv=None):
     from mmpose_carcinosis.datasets.review import (REJECTED, disagreement, proposals_frame,
                                                   rank_frames, review_value, write_cvat,
                                                   write_labelme)
-    from mmpose_carcinosis.models.utils import select_pseudo_labels
     ann_path = osp.join(args.data_root, args.ann_file)
     img_root = osp.join(args.data_root, args.img_prefix)
     try:
@@ -135,9 +156,8 @@ def main(argv=None):
                 return 1
         views = dict(threshold=inference_point_frames(model, images))
         if 'flip' in args.rank:
-            mirrored = inference_point_frames(model, [im[:, ::-1].copy() for im in images])
-            # back to the frame: column x of the mirror is w - 1 - x
-            views['flip'] = [(np.stack([im.shape[1] - 1 - p[:, 0], p[:, 1]], 1), s)
+            mirrored = inference_point_frames(model, [mmcv.imflip(im) for im in images])
+            views['flip'] = [(unflip(p, im.shape[1], im.shape[0]), s)
                              for im, (p, s) in zip(images, mirrored)]
         if previous is not None:
             views['previous'] = inference_point_frames(previous, images)
@@ -145,13 +165,8 @@ def main(argv=None):
             clicks = info['keypoints'].reshape(-1, 2)
             # a spot the reviewer rejected is not proposed again
             answered = np.concatenate([clicks, info['negative_keypoints'].reshape(-1, 2)])
-
-            def proposals(pts, scores):
-                keep, _ = select_pseudo_labels(pts, scores, answered, thr, radius)
-                # the padding of the fitted input is not the frame: nothing to review there
-                keep &= ((pts >= 0) & (pts < [info['width'], info['height']])).all(1)
-                return pts[keep], scores[keep]
-            own = {k: proposals(*v[i]) for k, v in views.items()}
+            own = {k: proposals(*v[i], answered, thr, radius, info['width'], info['height'])
+                   for k, v in views.items()}
             pts, scores = own['threshold']
             name = osp.relpath(info['img_path'], img_root)
             fr = proposals_frame(info['width'], info['height'], clicks, pts, scores, name)
