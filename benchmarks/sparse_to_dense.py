@@ -44,11 +44,14 @@ LOSS_CONFIGS = dict(mse='configs/mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'
 # "dense" is the ceiling: Crag and Tail with every nodule labelled.
 METHODS = dict(mse=('mse', None), hill=('hill', None),
                cragtail=('cragtail', None), dense=('cragtail', 'dense'),
-               cragtail_dim=('cragtail', None))
+               cragtail_dim=('cragtail', None), cragtail_paste=('cragtail', None))
 # methods that add a training transform after LoadImage (``radius``: the
 # nodule radius in frame pixels, --dim-radius)
 TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
-                                          factor=(0.2, 0.6)))
+                                          factor=(0.2, 0.6)),
+                        cragtail_paste=dict(type='PasteDimmedNodules', prob=0.5,
+                                            factor=(0.2, 0.6), scale=(0.6, 1.0),
+                                            blur=(0.0, 1.0)))
 DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', 'dense')
 DEFAULT_SEEDS = (0, 1, 2)
 # generated frames are 480x270; nodule radius range per preset at that size
@@ -107,7 +110,8 @@ def parse_args(argv=None):
                    'default: the base config\'s, 30). Set it above the most points '
                    'a test frame holds, or recall is capped at k / points')
     p.add_argument('--dim-radius', type=float,
-                   help='nodule radius (frame pixels) of cragtail_dim\'s DimClickedNodules; '
+                   help='nodule radius (frame pixels) of the augmentations of cragtail_dim '
+                   '(DimClickedNodules) and cragtail_paste (PasteDimmedNodules); '
                    'default 0.7 x the headline matching radius')
     p.add_argument('--data-seed', type=int, default=0)
     p.add_argument('--videos', type=int, nargs=3, default=(6, 2, 4))

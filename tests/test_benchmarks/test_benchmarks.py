@@ -578,3 +578,12 @@ def test_dimming_method_adds_its_transform_after_loading(bench):
     args.radius_used = 10.0
     assert bench.method_overrides(args, 'cragtail_dim')[
         'train_dataloader.dataset.pipeline'][1]['radius'] == 3.0
+
+
+def test_paste_method_adds_its_transform_after_loading(bench):
+    args = bench.parse_args(['--dim-radius', '3'])
+    args.radius_used = 10.0
+    pipeline = bench.method_overrides(args, 'cragtail_paste')['train_dataloader.dataset.pipeline']
+    assert [t['type'] for t in pipeline][:3] == ['LoadImage', 'PasteDimmedNodules',
+                                                 'PointRandomAffine']
+    assert pipeline[1]['radius'] == 3.0

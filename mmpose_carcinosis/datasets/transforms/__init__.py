@@ -1,5 +1,6 @@
 from .dim_clicked_nodules import DimClickedNodules
+from .paste_dimmed_nodules import PasteDimmedNodules
 from .point_random_affine import PointRandomAffine
 from .point_random_flip import PointRandomFlip
 
-__all__ = ['DimClickedNodules', 'PointRandomAffine', 'PointRandomFlip']
+__all__ = ['DimClickedNodules', 'PasteDimmedNodules', 'PointRandomAffine', 'PointRandomFlip']
