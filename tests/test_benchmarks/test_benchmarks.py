@@ -201,7 +201,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     calls = []
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
               stage2_ema=66.0, stage2_rounds=71.0, stage2_noband=68.0, stage2_count=69.0,
-              stage2_lowest=70.5, stage2_negw=70.2, stage2_cross=72.0)
+              stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
                             seed=0, config=None, need_model=False):
@@ -257,6 +257,8 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     count = hook('stage2_count', 'PseudoThresholdHook')[0]
     assert count['rule'] == 'count' and count['per_frame'] == 'clicks'
     assert hook('stage2_lowest', 'PseudoThresholdHook')[0]['precision_scan'] == 'lowest'
+    p80 = hook('stage2_p80', 'PseudoThresholdHook')[0]
+    assert p80['precision_scan'] == 'lowest' and p80['precision'] == 0.8
     assert by_method['stage2_negw'][0]['model.semi_train_cfg.negative_gamma'] == 2.0
     assert by_method['stage2_noflip'][0]['model.semi_train_cfg.teacher_flip'] is False
     # the cross partner is the next seed's stage-one model, listed or not
@@ -268,7 +270,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     with open(tmp_path / 'out' / 'stage_two.json') as f:
         result = json.load(f)
     s = result['summary']
-    assert [r['method'] for r in result['runs']][:13] == list(stage_two.METHODS)
+    assert [r['method'] for r in result['runs']][:len(stage_two.METHODS)] == list(stage_two.METHODS)
     assert presets == {'varied'}  # the default; --preset classic passes through
     calls.clear()
     stage_two.main(['--seeds', '0', '--methods', 'stage1', 'stage2', '--preset', 'classic',
