@@ -14,7 +14,10 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   from that checkpoint; ``stage2_noflip``: the teacher without the flip
   test; ``stage2_ema``: an EMA teacher (MMDetection's ``MeanTeacherHook``);
   ``stage2_rounds``: the teacher replaced by the best student every 5
-  epochs (``TeacherRefreshHook``); ``stage2_noband``: without the ignore
+  epochs (``TeacherRefreshHook``); ``stage2_frozen``: easy-to-hard rounds,
+  a new teacher every 3 epochs and the pseudo labels two successive
+  teachers agree on frozen as labels (``FreezePseudoLabelsHook``);
+  ``stage2_noband``: without the ignore
   band (``low_thr = high_thr``: teacher peaks below the pseudo-label
   threshold keep the Crag and Tail tail); ``stage2_count``: thresholds from
   the count rule (``PseudoThresholdHook(rule='count', per_frame='clicks')``:
@@ -68,6 +71,7 @@ import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
 METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_noflip', 'stage2_ema', 'stage2_rounds',
+           'stage2_frozen',
            'stage2_noband', 'stage2_count', 'stage2_lowest', 'stage2_p80', 'stage2_negw',
            'stage2_cross',
            'dense')
@@ -172,7 +176,7 @@ def flip_markdown(rows):
 #: methods trained from their own config: the stage-two config's name with
 #: this prefix instead of ``selftrain_`` (configs/selftrain-ema_..., ...)
 VARIANT_PREFIX = {'stage2_ema': 'selftrain-ema_', 'stage2_rounds': 'selftrain-rounds_',
-                  'stage2_cross': 'crosstrain_'}
+                  'stage2_frozen': 'selftrain-frozen_', 'stage2_cross': 'crosstrain_'}
 
 
 def variant_config(stage2_config: str, method: str) -> str:

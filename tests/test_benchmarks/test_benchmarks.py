@@ -200,7 +200,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
                         recall=[0.1, 0.3, 0.5, 0.8])}
     calls = []
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
-              stage2_ema=66.0, stage2_rounds=71.0, stage2_noband=68.0, stage2_count=69.0,
+              stage2_ema=66.0, stage2_rounds=71.0, stage2_frozen=71.5, stage2_noband=68.0, stage2_count=69.0,
               stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
@@ -247,6 +247,8 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert by_method['stage2_ema'][1].endswith('selftrain-ema_' + osp.basename(
         stage_two.STAGE2_CONFIG)[len('selftrain_'):])
     assert by_method['stage2_rounds'][1].endswith('selftrain-rounds_' + osp.basename(
+        stage_two.STAGE2_CONFIG)[len('selftrain_'):])
+    assert by_method['stage2_frozen'][1].endswith('selftrain-frozen_' + osp.basename(
         stage_two.STAGE2_CONFIG)[len('selftrain_'):])
     assert by_method['stage2_cross'][1].endswith('crosstrain_' + osp.basename(
         stage_two.STAGE2_CONFIG)[len('selftrain_'):])

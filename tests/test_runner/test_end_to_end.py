@@ -244,6 +244,47 @@ def test_rounds_of_self_training(trained, data_root, tmp_path):
             assert torch.equal(two['state_dict']['teacher.' + k[len('student.'):]], v), k
 
 
+def test_easy_to_hard_rounds_freeze_what_two_teachers_agree_on(trained, data_root, tmp_path):
+    # the frozen config: a new teacher every epoch here, each recalibrated
+    # (count rule: pseudo labels on every frame) and its pseudo labels
+    # handed to the model; those two successive teachers agree on are
+    # labels from then on, in the checkpoints, and a resumed run keeps them
+    stage_one = osp.join(trained[0], 'epoch_2.pth')
+    frozen_cfg = osp.join(ROOT, 'configs',
+                          'selftrain-frozen_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
+    from mmengine.config import Config
+    change = {'TeacherRefreshHook': dict(interval=1, source='student'),
+              'PseudoThresholdHook': dict(rule='count', per_frame=4, score_floor=1e-4)}
+    hooks = [dict(h, **change.get(h['type'], {})) for h in Config.fromfile(frozen_cfg).custom_hooks]
+    cfg = tmp_path / 'frozen.py'
+    cfg.write_text(f"_base_ = ['{frozen_cfg}']\ncustom_hooks = {hooks!r}\n")
+    opts = [f'model.init_cfg.checkpoint={stage_one}', 'default_hooks.checkpoint.interval=1']
+    work = tmp_path / 'frozen'
+    log = run([sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(work),
+               '--cfg-options', *data_options(data_root, 3), *opts])
+    assert log.count('frozen pseudo labels:') == 3
+    assert '0 new, 0 in all' in log  # the first teacher leaves candidates only
+    states = [torch.load(work / f'epoch_{e}.pth')['state_dict'] for e in (1, 2, 3)]
+    assert [int(s['frozen_version']) for s in states] == [0, 1, 2]
+    counts = [len(s['frozen_img_ids']) for s in states]
+    assert counts[0] == 0 and counts[1] <= counts[2] and counts[2] > 0
+    assert len(states[0]['candidate_img_ids']) > 0 and len(states[1]['candidate_img_ids']) > 0
+    # frozen points are frame pixels of training frames, once each
+    pts = states[2]['frozen_points']
+    assert pts.shape == (counts[2], 2) and bool(((pts >= 0) & (pts < 480)).all())
+    assert bool((pts[:, 1] < 270).all())
+    # resumed after epoch 2: the model's buffers come back, no new freeze
+    # until the next teacher
+    work2 = tmp_path / 'frozen_resumed'
+    log = run([sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(work2), '--resume',
+               str(work / 'epoch_2.pth'), '--cfg-options', *data_options(data_root, 3), *opts])
+    assert 'resumed epoch: 2' in log and log.count('frozen pseudo labels:') == 1
+    resumed = torch.load(work2 / 'epoch_3.pth')['state_dict']
+    for key in ('frozen_img_ids', 'frozen_points', 'candidate_img_ids', 'candidate_points',
+                'frozen_version'):
+        assert torch.equal(resumed[key], states[2][key]), key
+
+
 def test_checkpoints_carry_the_validated_threshold(trained):
     # ScoreThresholdHook (shipped configs): a checkpoint saved after a
     # validation holds that validation's point/best_thr

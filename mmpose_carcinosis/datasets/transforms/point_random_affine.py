@@ -7,6 +7,16 @@ from mmpose.datasets.transforms import BottomupRandomAffine
 from mmpose.registry import TRANSFORMS
 
 
+def warp_points(points: np.ndarray, mat: np.ndarray) -> np.ndarray:
+    """(N, 2) ``points`` moved by ``mat``, a (2, 3) affine or (3, 3)
+    perspective warp matrix (the ``warp_mat`` of MMPose's affines)."""
+    pts = np.asarray(points, np.float32).reshape(-1, 1, 2)
+    if not len(pts):
+        return pts.reshape(0, 2)
+    moved = cv2.transform(pts, mat) if mat.shape[0] == 2 else cv2.perspectiveTransform(pts, mat)
+    return moved.reshape(-1, moved.shape[-1])[:, :2]
+
+
 @TRANSFORMS.register_module()
 class PointRandomAffine(BottomupRandomAffine):
     """:class:`mmpose.datasets.transforms.BottomupRandomAffine` that also
@@ -31,9 +41,5 @@ class PointRandomAffine(BottomupRandomAffine):
             results['keypoints'] = np.asarray(kpts, dtype=np.float32)
         neg = results.get('negative_keypoints')
         if neg is not None and len(neg):
-            pts = np.asarray(neg, np.float32).reshape(-1, 1, 2)
-            mat = results['warp_mat']
-            moved = cv2.transform(pts, mat) if mat.shape[0] == 2 else \
-                cv2.perspectiveTransform(pts, mat)
-            results['negative_keypoints'] = moved.reshape(-1, 2)[:, :2]
+            results['negative_keypoints'] = warp_points(neg, results['warp_mat'])
         return results

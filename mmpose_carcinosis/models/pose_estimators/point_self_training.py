@@ -6,6 +6,7 @@ import copy
 import logging
 from typing import List, Optional, Tuple
 
+import numpy as np
 import torch
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
@@ -14,7 +15,7 @@ from torch import Tensor
 
 from ..heads.point_heatmap_head import stacked_field
 from ..utils import flip_test_logits
-from ..utils.pseudo_labels import make_pseudo_targets
+from ..utils.pseudo_labels import frame_to_input, make_pseudo_targets, stable_points
 
 #: the options of ``semi_train_cfg`` and their defaults
 SEMI_TRAIN_DEFAULTS = dict(
@@ -71,6 +72,13 @@ class PointSelfTraining(BaseModel):
     existed load with the configured values (and a resumed run from one
     recalibrates).
 
+    Frozen pseudo labels (easy-to-hard rounds, ``FreezePseudoLabelsHook``):
+    pseudo labels two successive teachers agree on (:meth:`freeze_stable`)
+    are kept, in frame pixels per training frame (``img_id``), as buffers
+    too, and count as clicks in every later training step: each sample's
+    are carried into its augmented view by its ``warp_mat`` and flip
+    (``'warp_mat'`` in the training pipeline's ``meta_keys``).
+
     Args:
         detector (dict): The stage-one model config (a
             ``BottomupPoseEstimator`` with a ``PointHeatmapHead``).
@@ -107,6 +115,9 @@ class PointSelfTraining(BaseModel):
 
     #: suffixes of the loss and log keys of each student/teacher pair
     pair_suffixes = ('', )
+    #: buffers whose length changes (checkpoints resize them on loading)
+    growing_buffers = ('frozen_img_ids', 'frozen_points', 'candidate_img_ids',
+                       'candidate_points')
 
     def __init__(self,
                  detector: dict,
@@ -149,6 +160,14 @@ class PointSelfTraining(BaseModel):
         # refreshes of the teacher, and the version the thresholds belong to
         self.register_buffer('teacher_version', torch.zeros((), dtype=torch.long))
         self.register_buffer('calibrated_version', torch.full((), -1, dtype=torch.long))
+        # frozen pseudo labels (FreezePseudoLabelsHook): training frames' ids
+        # and frame-pixel points, the last teacher's candidates, and the
+        # teacher version they were taken from; their sizes grow
+        for name in self.growing_buffers:
+            self.register_buffer(name, torch.zeros((0, 2) if name.endswith('points') else 0,
+                                                   dtype=torch.float32 if name.endswith(
+                                                       'points') else torch.long))
+        self.register_buffer('frozen_version', torch.full((), -1, dtype=torch.long))
         for i in range(pairs):
             self.set_thresholds(i, cfg['high_thr'], cfg['low_thr'], cap)
         self.register_load_state_dict_pre_hook(self._remap_stage_one)
@@ -187,6 +206,10 @@ class PointSelfTraining(BaseModel):
                     state_dict[f'{prefix}{net}.{key[len(prefix):]}'] = value
         for name, value in self._buffers.items():
             state_dict.setdefault(prefix + name, value.clone())
+        for name in self.growing_buffers:
+            saved = state_dict[prefix + name]
+            if saved.shape != self._buffers[name].shape:
+                setattr(self, name, torch.empty_like(saved, device=self._buffers[name].device))
 
     @property
     def click_radius(self) -> float:
@@ -249,6 +272,45 @@ class PointSelfTraining(BaseModel):
     def dataset_meta(self, meta):
         for net in self.students() + self.teachers():
             net.dataset_meta = meta
+
+    # -- frozen pseudo labels ---------------------------------------------
+
+    def freeze_stable(self, img_ids: np.ndarray, points: np.ndarray) -> int:
+        """The current teacher's pseudo labels ``points`` (M, 2, frame
+        pixels) on training frames ``img_ids`` (M,): those within
+        ``click_radius`` of the previous teacher's candidate on the same
+        frame (:func:`stable_points`) become labels for the rest of
+        training (like clicks); all of them are the next candidates, and
+        ``frozen_version`` becomes the teacher's version. Returns how many
+        were frozen."""
+        dev = self.frozen_points.device
+        ids = np.asarray(img_ids, np.int64).reshape(-1)
+        pts = np.asarray(points, np.float32).reshape(-1, 2)
+        stable = stable_points(ids, pts, self.candidate_img_ids.cpu().numpy(),
+                               self.candidate_points.cpu().numpy(), self.click_radius)
+        self.frozen_img_ids = torch.cat([self.frozen_img_ids,
+                                         torch.as_tensor(ids[stable], device=dev)])
+        self.frozen_points = torch.cat([self.frozen_points,
+                                        torch.as_tensor(pts[stable], device=dev)])
+        self.candidate_img_ids = torch.as_tensor(ids, device=dev)
+        self.candidate_points = torch.as_tensor(pts, device=dev)
+        self.frozen_version.fill_(int(self.teacher_version))
+        return int(stable.sum())
+
+    def frozen(self, img_id) -> np.ndarray:
+        """(N, 2) frame-pixel frozen labels of training frame ``img_id``."""
+        return self.frozen_points[self.frozen_img_ids == int(img_id)].cpu().numpy()
+
+    def frozen_targets(self, data_samples, like: Tensor) -> Optional[Tensor]:
+        """(B, K, H, W) like ``like``: each sample's frozen labels carried
+        into its augmented view (:func:`frame_to_input`) and encoded by the
+        codec as its clicks are; None while nothing is frozen."""
+        if not len(self.frozen_img_ids):
+            return None
+        codec = self.student.head.decoder
+        maps = [codec.encode(frame_to_input(self.frozen(s.img_id), s.metainfo)[:, None])[
+            'heatmaps'] for s in data_samples]
+        return torch.as_tensor(np.stack(maps)).to(like)
 
     # -- prediction -------------------------------------------------------
 
@@ -335,6 +397,9 @@ class PointSelfTraining(BaseModel):
         with torch.no_grad(), torch.autocast(inputs.device.type, enabled=False):
             t_logits = [self.teacher_logits(t, inputs.float()) for t in self.teachers()]
         clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits[0])
+        frozen = self.frozen_targets(data_samples, clicks)
+        if frozen is not None:  # frozen pseudo labels count as clicks
+            clicks = torch.maximum(clicks, frozen)
         negatives = stacked_field(data_samples, 'negatives', 0.0)
         losses = dict(pseudo_weight=torch.tensor(self.ramp()))
         for pair, (suffix, student) in enumerate(zip(self.pair_suffixes, self.students())):

@@ -3,9 +3,12 @@ teacher's heatmap (:func:`make_pseudo_targets`, heatmap pixels, used in the
 model's training step), the same rule on decoded points in frame pixels
 (:func:`select_pseudo_labels`; :func:`score_pseudo_labels` against dense
 truth, used by ``PseudoLabelQualityHook`` and the calibration benchmark),
-and the count rule (:func:`threshold_for_count`, used by
-``PseudoThresholdHook``). The click radius is the model's
-``semi_train_cfg.click_radius`` (frame pixels) everywhere."""
+the count rule (:func:`threshold_for_count`, used by
+``PseudoThresholdHook``), and which pseudo labels are frozen as labels
+(:func:`stable_points`, used by ``FreezePseudoLabelsHook`` through the
+model; :func:`frame_to_input` carries them into an augmented view). The
+click radius is the model's ``semi_train_cfg.click_radius`` (frame pixels)
+everywhere."""
 import math
 from typing import Dict, Optional, Tuple
 
@@ -118,6 +121,41 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
                  ignored_per_frame=ignore.flatten(1).sum(1).float().mean(),
                  doubtful_frames=doubtful.float().mean())
     return target, mask, stats
+
+
+def stable_points(img_ids: np.ndarray, points: np.ndarray, prev_ids: np.ndarray,
+                  prev_points: np.ndarray, radius: float) -> np.ndarray:
+    """(M,) bool: which of ``points`` (M, 2, frame pixels) of frames
+    ``img_ids`` (M,) lie within ``radius`` of a point of ``prev_points``
+    (Q, 2) of the same frame (``prev_ids`` (Q,)): pseudo labels two
+    successive teachers agree on."""
+    img_ids, prev_ids = np.asarray(img_ids).reshape(-1), np.asarray(prev_ids).reshape(-1)
+    if not len(img_ids) or not len(prev_ids):
+        return np.zeros(len(img_ids), bool)
+    d = np.linalg.norm(np.asarray(points, np.float64).reshape(-1, 1, 2) -
+                       np.asarray(prev_points, np.float64).reshape(1, -1, 2), axis=-1)
+    return ((img_ids[:, None] == prev_ids[None]) & (d <= radius)).any(1)
+
+
+def frame_to_input(points: np.ndarray, metainfo: dict) -> np.ndarray:
+    """(N, 2) frame-pixel ``points`` of a training sample carried into its
+    augmented view (input pixels): the sample's ``warp_mat`` (the affine of
+    ``PointRandomAffine``) and, if it was flipped, MMPose's
+    ``flip_keypoints`` at its ``input_size`` (as ``PointRandomFlip``)."""
+    from mmpose.structures.keypoint import flip_keypoints
+
+    from mmpose_carcinosis.datasets.transforms.point_random_affine import warp_points
+    pts = np.asarray(points, np.float32).reshape(-1, 2)
+    if 'warp_mat' not in metainfo:
+        raise KeyError("frozen pseudo labels need the sample's 'warp_mat': add 'warp_mat' "
+                       "to PackPoseInputs' meta_keys of the training pipeline")
+    pts = warp_points(pts, np.asarray(metainfo['warp_mat'], np.float32))
+    if metainfo.get('flip') and len(pts):
+        flipped, _ = flip_keypoints(pts[:, None], np.ones((len(pts), 1), np.float32),
+                                    image_size=tuple(metainfo['input_size']),
+                                    flip_indices=[0], direction=metainfo['flip_direction'])
+        pts = flipped[:, 0]
+    return pts
 
 
 def near(points: np.ndarray, clicks: np.ndarray, radius: float) -> np.ndarray:

@@ -191,3 +191,63 @@ def test_confirmed_negatives_reach_the_loss_and_stop_pseudo_labels(monkeypatch):
     torch.manual_seed(1)
     dense = model(inputs, samples, mode='loss')['loss_kpt']
     assert float(again) == float(plain) and float(dense) > float(plain)
+
+
+def test_frozen_pseudo_labels_stable_ones_kept_and_carried_by_checkpoints(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    model = stage_two_model(click_radius=10.0)
+    # the first teacher leaves candidates only
+    assert model.freeze_stable(np.array([7, 7, 8]), np.array(
+        [[40.0, 40.0], [200.0, 100.0], [60.0, 20.0]])) == 0
+    assert len(model.frozen_img_ids) == 0 and int(model.frozen_version) == 0
+    # the next agrees within 10 px on frame 7's first and frame 8's
+    model.teacher_version.fill_(1)
+    assert model.freeze_stable(np.array([7, 7, 8]), np.array(
+        [[46.0, 48.0], [300.0, 100.0], [60.0, 29.0]])) == 2
+    np.testing.assert_allclose(model.frozen(7), [[46.0, 48.0]])
+    np.testing.assert_allclose(model.frozen(8), [[60.0, 29.0]])
+    assert model.frozen(9).shape == (0, 2) and int(model.frozen_version) == 1
+    assert len(model.candidate_img_ids) == 3
+    # a fresh model (empty buffers) loads them; so does one saved before
+    # the buffers existed (they stay empty)
+    fresh = stage_two_model(click_radius=10.0)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    np.testing.assert_allclose(fresh.frozen(7), [[46.0, 48.0]])
+    assert int(fresh.frozen_version) == 1 and len(fresh.candidate_points) == 3
+    old = {k: v for k, v in model.state_dict().items() if 'frozen' not in k
+           and 'candidate' not in k}
+    again = stage_two_model(click_radius=10.0)
+    again.load_state_dict(old, strict=True)
+    assert len(again.frozen_img_ids) == 0 and int(again.frozen_version) == -1
+
+
+def test_frozen_pseudo_labels_count_as_clicks_in_the_training_step(monkeypatch):
+    # a frozen point of the sample's frame, through its warp_mat (identity
+    # here, no flip), joins the click target the pseudo labels are built on
+    from mmpose_carcinosis.models.pose_estimators import point_self_training as pst
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    model = stage_two_model(ramp_iters=0)
+    inputs, samples = stage_two_batch(model, 1)
+    samples[0].set_metainfo(dict(img_id=3, warp_mat=np.eye(2, 3, dtype=np.float32),
+                                 flip=False, input_size=(480, 288)))
+    seen = []
+    real = pst.make_pseudo_targets
+
+    def spy(scores, click_target, *args, **kwargs):
+        seen.append(click_target.clone())
+        return real(scores, click_target, *args, **kwargs)
+    monkeypatch.setattr(pst, 'make_pseudo_targets', spy)
+    model.train()
+    model(inputs, samples, mode='loss')
+    model.teacher_version.fill_(1)
+    model.candidate_img_ids = torch.tensor([3])
+    model.candidate_points = torch.tensor([[200.0, 120.0]])
+    assert model.freeze_stable(np.array([3]), np.array([[200.0, 120.0]])) == 1
+    model(inputs, samples, mode='loss')
+    codec = model.student.head.decoder
+    w, h = codec.heatmap_size
+    frozen = gaussian(h, w, 200.0 / 4, 120.0 / 4, codec.sigma)
+    torch.testing.assert_close(seen[1][0, 0], torch.maximum(seen[0][0, 0], frozen),
+                               atol=1e-5, rtol=0)
+    assert seen[1][0, 0, 30, 50] == pytest.approx(1.0)

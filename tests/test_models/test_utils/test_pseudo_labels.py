@@ -167,3 +167,55 @@ def test_teacher_weighted_negatives():
     assert mask[0, 0, 4, 15] == 0  # ignored stays ignored
     assert mask[0, 0, 18, 18] == 1  # a confirmed negative pushes fully
     assert torch.equal(mask > 0, m0 > 0)
+
+
+def test_stable_points_same_frame_within_the_radius():
+    from mmpose_carcinosis.models.utils import stable_points
+    prev_ids = np.array([1, 1, 2])
+    prev = np.array([[10.0, 10.0], [50.0, 50.0], [10.0, 10.0]])
+    ids = np.array([1, 1, 2, 3, 2])
+    pts = np.array([[13.0, 14.0],    # 5 px from (10, 10) of frame 1: stable
+                    [50.0, 56.0],    # 6 px: not within 5
+                    [90.0, 90.0],    # frame 2, far from its point
+                    [10.0, 10.0],    # frame 3 had no candidate
+                    [10.0, 5.0]])    # frame 2, 5 px: stable
+    np.testing.assert_array_equal(stable_points(ids, pts, prev_ids, prev, 5.0),
+                                  [True, False, False, False, True])
+    assert stable_points(ids, pts, np.zeros(0), np.zeros((0, 2)), 5.0).sum() == 0
+
+
+@pytest.mark.parametrize('flip', [0.0, 1.0])
+def test_frame_points_follow_the_training_augmentation(flip):
+    # frozen labels in frame pixels, carried into a sample's augmented view
+    # by its packed warp_mat and flip, land where the pipeline put the same
+    # points as keypoints (and so encode to the same target)
+    from mmcv.transforms import Compose
+    from mmengine.config import Config
+    from mmpose.registry import TRANSFORMS
+
+    import mmpose_carcinosis  # noqa: F401
+    from mmpose_carcinosis.models.utils import frame_to_input
+    from helpers import ROOT
+    import os.path as osp
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'selftrain-frozen_cragtail_hrnet-w18s_'
+                                   '1xb4-10e_synthetic-480x288.py'))
+    steps = [dict(t, prob=flip) if t['type'] == 'PointRandomFlip' else t
+             for t in cfg.train_dataloader.dataset.pipeline[1:]]
+    pipeline = Compose([TRANSFORMS.build(t) for t in steps])
+    np.random.seed(3)
+    pts = np.array([[100.0, 60.0], [300.5, 200.25], [470.0, 20.0]], np.float32)
+    results = dict(img=np.random.randint(0, 255, (270, 480, 3), np.uint8), img_shape=(270, 480),
+                   ori_shape=(270, 480), img_id=5, id=[1, 2, 3], img_path='x.png',
+                   keypoints=pts[:, None].copy(), keypoints_visible=np.ones((3, 1), np.float32),
+                   category_id=np.ones(3, np.int64), negative_keypoints=np.zeros((0, 2)),
+                   dense=False, flip_indices=[0], dataset_name='t')
+    packed = pipeline(results)['data_samples']
+    assert bool(packed.metainfo['flip']) == bool(flip)
+    moved = frame_to_input(pts, packed.metainfo)
+    np.testing.assert_allclose(moved, np.asarray(packed.gt_instances.keypoints)[:, 0],
+                               atol=1e-3)
+    codec = TRANSFORMS.build(steps[-2]).encoder
+    target = codec.encode(moved[:, None])['heatmaps']
+    np.testing.assert_allclose(target, packed.gt_fields.heatmaps.numpy(), atol=1e-5)
+    with pytest.raises(KeyError, match='warp_mat'):
+        frame_to_input(pts, {})
