@@ -217,6 +217,10 @@ def pseudo_quality(work, suffix=''):
                high_thr=rows[-1].get(f'{key}/high_thr'),
                high_thr_first=rows[0].get(f'{key}/high_thr'),
                doubtful_frames=rows[-1].get(f'{key}/doubtful_frames'))
+    if not suffix and 'frozen/precision' in rows[-1]:  # FreezePseudoLabelsHook
+        out.update(frozen_precision=rows[-1]['frozen/precision'],
+                   frozen_recall=rows[-1]['frozen/recall'],
+                   frozen_per_frame=rows[-1]['frozen/per_frame'])
     return {k + suffix: v for k, v in out.items()}
 
 

@@ -264,6 +264,9 @@ def test_easy_to_hard_rounds_freeze_what_two_teachers_agree_on(trained, data_roo
                '--cfg-options', *data_options(data_root, 3), *opts])
     assert log.count('frozen pseudo labels:') == 3
     assert '0 new, 0 in all' in log  # the first teacher leaves candidates only
+    # PseudoLabelQualityHook scores the frozen labels against the dense truth
+    frozen_rows = [r for r in scalars(str(work)) if 'frozen/precision' in r]
+    assert frozen_rows and all(0 <= r['frozen/precision'] <= 100 for r in frozen_rows)
     states = [torch.load(work / f'epoch_{e}.pth')['state_dict'] for e in (1, 2, 3)]
     assert [int(s['frozen_version']) for s in states] == [0, 1, 2]
     counts = [len(s['frozen_img_ids']) for s in states]

@@ -33,7 +33,11 @@ class PseudoLabelQualityHook(Hook):
     - ``pseudo/doubtful_frames``: frames over ``max_pseudo_per_frame``.
 
     With cross distillation the second teacher's pseudo labels (at its own
-    thresholds) are scored too, as ``pseudo_b/...``. Logged and written to
+    thresholds) are scored too, as ``pseudo_b/...``; frozen labels
+    (:class:`FreezePseudoLabelsHook`), once there are any, as
+    ``frozen/precision``, ``frozen/recall`` and ``frozen/per_frame``
+    (the dense file's frames share the training frames' ``img_id``). Logged
+    and written to
     the visualizer's scalars (percent).
 
     Args:
@@ -92,7 +96,9 @@ class PseudoLabelQualityHook(Hook):
         suffix = model.pair_suffixes[pair]
         high, _, cap = model.thresholds(pair)
         rank, world_size = get_dist_info()
-        counts = np.zeros(4)  # matched, pseudo labels, unclicked truth, doubtful frames
+        # matched, pseudo labels, unclicked truth, doubtful frames; frozen
+        # labels matched, frozen labels (FreezePseudoLabelsHook, pair 0)
+        counts = np.zeros(6)
         for sample in teacher_predictions(model, self._dataset,
                                           range(rank, len(self._dataset), world_size),
                                           self.batch_size, pair=pair):
@@ -102,16 +108,25 @@ class PseudoLabelQualityHook(Hook):
             clicks = self._clicks.get(sample.img_path, np.zeros((0, 2)))
             keep, unclicked, found, over = score_pseudo_labels(
                 pts, scores, truth, clicks, high, model.click_radius, self.radius, cap)
-            counts += (found.sum(), keep.sum(), unclicked.sum(), over)
+            counts[:4] += (found.sum(), keep.sum(), unclicked.sum(), over)
+            frozen = model.frozen(sample.img_id) if pair == 0 else np.zeros((0, 2))
+            if len(frozen):
+                _, _, hit, _ = score_pseudo_labels(frozen, np.ones(len(frozen)), truth, clicks,
+                                                   0.0, model.click_radius, self.radius)
+                counts[4:] += (hit.sum(), len(frozen))
         counts = torch.from_numpy(counts)
         all_reduce(counts, op='sum')
-        tp, n_pseudo, n_truth, doubtful = counts.tolist()
+        tp, n_pseudo, n_truth, doubtful, frozen_tp, n_frozen = counts.tolist()
         key = f'pseudo{suffix}'
         stats = {f'{key}/precision': 100.0 * tp / max(n_pseudo, 1),
                  f'{key}/recall': 100.0 * tp / max(n_truth, 1),
                  f'{key}/per_frame': n_pseudo / max(len(self._dataset), 1),
                  f'{key}/high_thr': float(high),
                  f'{key}/doubtful_frames': int(doubtful)}
+        if n_frozen:
+            stats.update({'frozen/precision': 100.0 * frozen_tp / n_frozen,
+                          'frozen/recall': 100.0 * frozen_tp / max(n_truth, 1),
+                          'frozen/per_frame': n_frozen / max(len(self._dataset), 1)})
         for k, v in stats.items():
             runner.message_hub.update_scalar(f'train/{k}', v)
         if rank != 0:
