@@ -164,9 +164,10 @@ class PointSelfTraining(BaseModel):
         # and frame-pixel points, the last teacher's candidates, and the
         # teacher version they were taken from; their sizes grow
         for name in self.growing_buffers:
-            self.register_buffer(name, torch.zeros((0, 2) if name.endswith('points') else 0,
-                                                   dtype=torch.float32 if name.endswith(
-                                                       'points') else torch.long))
+            if name.endswith('points'):
+                self.register_buffer(name, torch.zeros((0, 2)))
+            else:
+                self.register_buffer(name, torch.zeros(0, dtype=torch.long))
         self.register_buffer('frozen_version', torch.full((), -1, dtype=torch.long))
         for i in range(pairs):
             self.set_thresholds(i, cfg['high_thr'], cfg['low_thr'], cap)
