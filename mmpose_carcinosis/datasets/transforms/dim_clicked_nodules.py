@@ -7,6 +7,18 @@ from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
 
 
+def nodule_profile(d: np.ndarray, radius: float) -> np.ndarray:
+    """The weight of a nodule's pixels at distances ``d`` from its point: 1
+    up to ``radius``, fading linearly to 0 at ``2 * radius``."""
+    return np.clip((2 * radius - d) / radius, 0, 1)
+
+
+def ring(d: np.ndarray, radius: float) -> np.ndarray:
+    """The surround whose mean colour is a nodule's background: distances
+    ``d`` from ``2 * radius`` to ``3 * radius``."""
+    return (d >= 2 * radius) & (d < 3 * radius)
+
+
 @TRANSFORMS.register_module()
 class DimClickedNodules(BaseTransform):
     """Dim some clicked nodules towards their surround, keeping their label.
@@ -75,11 +87,11 @@ class DimClickedNodules(BaseTransform):
         flat = patch.reshape(patch.shape[0], patch.shape[1], -1)  # (h, w, C)
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         d = np.hypot(xx[None] - pts[:, 0, None, None], yy[None] - pts[:, 1, None, None])
-        ring = ((d >= 2 * r) & (d < 3 * r)).astype(np.float32)  # (P, h, w)
-        n = ring.sum((1, 2))
+        around = ring(d, r).astype(np.float32)  # (P, h, w)
+        n = around.sum((1, 2))
         # a nodule without a ring in the frame keeps its own mean: no change
-        bg = np.einsum('phw,hwc->pc', ring, flat) / np.maximum(n, 1)[:, None]  # (P, C)
-        strength = np.clip((2 * r - d) / r, 0, 1) * (1 - keep)[:, None, None]
+        bg = np.einsum('phw,hwc->pc', around, flat) / np.maximum(n, 1)[:, None]  # (P, C)
+        strength = nodule_profile(d, r) * (1 - keep)[:, None, None]
         strength[n == 0] = 0
         best = strength.argmax(0)  # (h, w)
         s = np.take_along_axis(strength, best[None], 0)[0][..., None]

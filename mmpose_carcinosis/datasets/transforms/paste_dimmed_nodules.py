@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
 
+from .dim_clicked_nodules import nodule_profile, ring
+
 #: per-instance keys a pasted point extends, and the value it gets
 INSTANCE_FILL = dict(category_id=1, id=None, group='pasted')
 
@@ -115,9 +117,9 @@ class PasteDimmedNodules(BaseTransform):
         dy = ys - pts[:, 1, None]
         dx = xs - pts[:, 0, None]
         d = np.hypot(dy[:, :, None], dx[:, None, :])  # (P, S, S)
-        ring = ((d >= 2 * r) & (d < 3 * r) & inside).astype(np.float32)
-        bg = np.einsum('pyx,pyxc->pc', ring, win) / np.maximum(ring.sum((1, 2)), 1)[:, None]
-        weight = np.clip((2 * r - d) / r, 0, 1) * inside
+        around = (ring(d, r) & inside).astype(np.float32)
+        bg = np.einsum('pyx,pyxc->pc', around, win) / np.maximum(around.sum((1, 2)), 1)[:, None]
+        weight = nodule_profile(d, r) * inside
         dev = ((win - bg[:, None, None]) * weight[..., None]).astype(np.float32)
         keep = int(np.ceil(2 * r))  # beyond 2r the weight is 0
         return dev[:, half - keep:half + keep + 1, half - keep:half + keep + 1]
