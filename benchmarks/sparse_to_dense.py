@@ -185,15 +185,15 @@ ABLATION = (
 )
 
 
-def method_overrides(args, method):
-    """Config overrides of ``method`` beyond its loss: the base config's
-    training pipeline with its transform (:data:`TRAIN_TRANSFORMS`) after
-    ``LoadImage``."""
+def method_overrides(args, method, config=None):
+    """Config overrides of ``method`` beyond its loss: the training pipeline
+    of ``config`` (default: the base config) with the method's transform
+    (:data:`TRAIN_TRANSFORMS`) after ``LoadImage``."""
     if method not in TRAIN_TRANSFORMS:
         return {}
     from mmengine.config import Config
     pipeline = [dict(t) for t in Config.fromfile(
-        osp.join(ROOT, args.base_config)).train_dataloader.dataset.pipeline]
+        osp.join(ROOT, config or args.base_config)).train_dataloader.dataset.pipeline]
     radius = args.dim_radius or 0.7 * args.radius_used
     at = [t['type'] for t in pipeline].index('LoadImage') + 1
     pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))

@@ -54,6 +54,8 @@ its mirror; threshold again chosen on validation): ``f1_flip``,
 comparison with what the teacher itself reaches.
 
     python benchmarks/stage_two.py [--reuse] [--seeds 0 1 2] [--methods ...] [--flip-test]
+    python benchmarks/stage_two.py --teacher cragtail_paste [--stage2-transform cragtail_paste] \
+        --tag stage_two_paste   # stage two from the pasted stage one (and pasting in stage two)
     python benchmarks/stage_two.py --data-root data/mine/ --radius 20 --tag mine_stage_two \
         --s2d-tag mine     # after sparse_to_dense.py --data-root data/mine/ --tag mine
 """
@@ -103,6 +105,15 @@ def parse_args(argv=None):
     p.add_argument('--s2d-tag', default='sparse_to_dense',
                    help='with --data-root: the sparse-to-dense run\'s --tag, whose '
                    'work dir holds the stage-one runs to reuse')
+    p.add_argument('--teacher', default='cragtail',
+                   choices=sorted(set(s2d.METHODS) - {'dense'}),
+                   help='the stage-one method (a sparse-to-dense --losses name) every '
+                   'stage-two run starts from and ``stage1`` reports; its runs live in '
+                   '``stage_two_<teacher>/`` unless it is cragtail (``stage_two/``)')
+    p.add_argument('--stage2-transform', choices=sorted(s2d.TRAIN_TRANSFORMS),
+                   help='a sparse-to-dense method whose training transform stage two and '
+                   'the control also use (e.g. cragtail_paste: PasteDimmedNodules); runs '
+                   'in ``stage_two[_<teacher>]_<method>/``')
     p.add_argument('--reuse', action='store_true')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='stage_two')
@@ -265,16 +276,23 @@ def main(argv=None):
     data_root = s2d.method_data(bench, bench.clicks)[0]
     rows, curves, first = [], [], {}
 
+    teacher_loss = s2d.METHODS[args.teacher][0]
+    # the runs of other teachers and stage-two transforms in their own folders
+    stage_two_dir = '_'.join(['stage_two'] + [args.teacher] * (args.teacher != 'cragtail') +
+                             [args.stage2_transform] * bool(args.stage2_transform))
+
     def stage_one(seed):
-        """Stage one of ``seed`` (the sparse-to-dense run, reused)."""
+        """Stage one of ``seed`` (the sparse-to-dense run of ``--teacher``,
+        reused)."""
         if seed not in first:
             one = osp.join(s2d.seed_work_dir(bench, seed), f'clicks_{bench.clicks}',
-                           'cragtail')
+                           args.teacher)
             # the stage-two runs start from its checkpoint: trained here if
             # only its committed result is left
             trains_from_it = bool(set(args.methods) - {'stage1', 'dense'})
-            row1, curve1 = s2d.train_and_test(bench, 'cragtail', data_root, one, seed=seed,
-                                              need_model=trains_from_it)
+            row1, curve1 = s2d.train_and_test(bench, teacher_loss, data_root, one,
+                                              s2d.method_overrides(bench, args.teacher) or None,
+                                              seed=seed, need_model=trains_from_it)
             with open(osp.join(one, 'last_checkpoint')) as f:
                 first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
         return first[seed]
@@ -287,7 +305,7 @@ def main(argv=None):
         partner = stage_one(seed + 1)[2] if 'stage2_cross' in args.methods else None
         print(f'=== seed {seed}: stage one {ckpt}', flush=True)
         for method in args.methods:
-            work = osp.join(seed_dir, 'stage_two', method)
+            work = osp.join(seed_dir, stage_two_dir, method)
             if method == 'stage1':
                 row, curve = dict(row1), curve1
             elif method == 'dense':
@@ -300,16 +318,20 @@ def main(argv=None):
                     osp.join(seed_dir, 'clicks_dense', 'cragtail'), dense_data[1],
                     seed=seed)
             elif method in ('control', 'splc'):
-                over = dict(schedule, load_from=ckpt)
+                # the teacher's own training transform, or stage two's
+                transform = args.stage2_transform or args.teacher
+                over = dict(schedule, load_from=ckpt,
+                            **s2d.method_overrides(bench, transform))
                 if method == 'splc':
                     over.update({'model.head.loss.type': 'SPLCCragTailLoss',
                                  'model.head.loss.tau': 0.6})
-                row, curve = s2d.train_and_test(bench, 'cragtail', data_root, work, over,
+                row, curve = s2d.train_and_test(bench, teacher_loss, data_root, work, over,
                                                 label=method, seed=seed)
             else:
                 config = variant_config(args.stage2_config, method)
                 variant = Config.fromfile(config)
-                over = {'model.init_cfg.checkpoint': ckpt}
+                over = {'model.init_cfg.checkpoint': ckpt,
+                        **s2d.method_overrides(bench, args.stage2_transform, config)}
                 change = {'stage2_noband': dict(low_ratio=1.0),
                           'stage2_count': dict(rule='count', per_frame='clicks'),
                           'stage2_lowest': dict(precision_scan='lowest'),
@@ -341,7 +363,8 @@ def main(argv=None):
             if args.flip_test:
                 run_dir = {'stage1': one,
                            'dense': osp.join(seed_dir, 'clicks_dense', 'cragtail')}.get(method, work)
-                name = method if method.startswith('stage2') else 'cragtail'
+                name = (method if method.startswith('stage2') else
+                        'cragtail' if method == 'dense' else teacher_loss)
                 row.update(flip_test(run_dir, osp.join(run_dir, 'run_config', f'{name}.py')))
             rows.append(row)
             curves.append((method, curve))
@@ -364,7 +387,9 @@ def main(argv=None):
     if args.flip_test:
         table += ('\nWith the flip test at validation and test (mean ± sample std, '
                   'percent):\n\n' + flip_markdown(rows))
-    payload = dict(radius=radius, stage2_config=args.stage2_config, seeds=args.seeds, runs=rows, summary=by)
+    payload = dict(radius=radius, stage2_config=args.stage2_config, seeds=args.seeds,
+                   teacher=args.teacher, stage2_transform=args.stage2_transform,
+                   runs=rows, summary=by)
     s2d.write(bench, args.tag, payload, table, curves, radius, 'Stage two: test precision-recall')
 
 

@@ -206,7 +206,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
                             seed=0, config=None, need_model=False):
         os.makedirs(work, exist_ok=True)
-        if work.endswith(osp.join('clicks_1-5', 'cragtail')):
+        if osp.basename(work) in ('cragtail', 'cragtail_paste'):  # stage one
             with open(osp.join(work, 'last_checkpoint'), 'w') as f:
                 f.write(osp.join(work, 'epoch_30.pth'))
             with open(osp.join(work, 'val_pr_curve.json'), 'w') as f:
@@ -287,6 +287,28 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     # (70.5 - 60.5) / (80 - 60.5)
     assert s['stage2']['gap_closed'] == pytest.approx(100 * 10 / 19.5)
     assert s['control']['gap_closed'] == pytest.approx(100 * 1 / 19.5)
+    # another teacher (the pasted stage one) and stage two with its transform:
+    # stage one is that run, the stage-two runs in their own folder start
+    # from it, and stage two and the control paste too
+    calls.clear()
+    stage_two.main(['--seeds', '0', '--methods', 'stage1', 'control', 'stage2_lowest',
+                    '--teacher', 'cragtail_paste', '--stage2-transform', 'cragtail_paste',
+                    '--out', str(tmp_path / 'out'), '--work-dir', work_dir, '--tag', 'p'])
+
+    def transforms(over):
+        return [t['type'] for t in over['train_dataloader.dataset.pipeline']]
+    one = [o for m, o, c in calls if m == 'cragtail' and c is None and 'load_from' not in (o or {})]
+    assert transforms(one[0])[:2] == ['LoadImage', 'PasteDimmedNodules']
+    lowest = [o for m, o, _ in calls if m == 'stage2_lowest'][0]
+    assert lowest['model.init_cfg.checkpoint'] == osp.join(
+        work_dir, 'clicks_1-5', 'cragtail_paste', 'epoch_30.pth')
+    assert transforms(lowest)[:2] == ['LoadImage', 'PasteDimmedNodules']
+    control = [o for m, o, _ in calls if m == 'control'][0]
+    assert 'PasteDimmedNodules' in transforms(control)
+    assert os.path.isdir(osp.join(work_dir, 'stage_two_cragtail_paste_cragtail_paste',
+                                  'stage2_lowest'))
+    with open(tmp_path / 'out' / 'p.json') as f:
+        assert json.load(f)['teacher'] == 'cragtail_paste'
 
 
 def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
