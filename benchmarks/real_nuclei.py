@@ -37,6 +37,7 @@ it lies on the nucleus it is matched to; two nuclei's centres are rarely
 closer than two radii, so one prediction does not stand for two.
 
     python benchmarks/real_nuclei.py [--reuse] [--seeds 0 1 2] [--tables s2d stage2]
+        [--teacher cragtail_paste] [--stage2-transform cragtail_paste]
 """
 import argparse
 import os
@@ -133,6 +134,10 @@ def parse_args(argv=None):
     p.add_argument('--losses', nargs='+', default=['mse', 'hill', 'cragtail', 'dense'])
     p.add_argument('--stage2-methods', nargs='+', default=['stage1', 'control', 'stage2',
                                                             'dense'])
+    p.add_argument('--teacher', default='cragtail',
+                   help='stage two\'s stage-one method (stage_two.py --teacher)')
+    p.add_argument('--stage2-transform',
+                   help='stage two\'s training transform (stage_two.py --stage2-transform)')
     p.add_argument('--clicks', default='1-5')
     p.add_argument('--click-bias', choices=('salient', 'uniform'), default='salient')
     p.add_argument('--data-seed', type=int, default=0, help='seed of the simulated clicks')
@@ -164,7 +169,9 @@ def main(argv=None):
         suffix = ('' if sorted(args.seeds) == [0, 1, 2]
                   else '_seed' + '-'.join(map(str, args.seeds)))
         stage_two.main(common + ['--tag', f'{args.tag}_stage_two{suffix}', '--s2d-tag', args.tag,
-                                 '--methods', *args.stage2_methods])
+                                 '--methods', *args.stage2_methods, '--teacher', args.teacher] +
+                       (['--stage2-transform', args.stage2_transform]
+                        if args.stage2_transform else []))
 
 
 if __name__ == '__main__':

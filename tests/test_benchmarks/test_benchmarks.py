@@ -613,3 +613,26 @@ def test_paste_method_adds_its_transform_after_loading(bench):
     assert [t['type'] for t in pipeline][:3] == ['LoadImage', 'PasteDimmedNodules',
                                                  'PointRandomAffine']
     assert pipeline[1]['radius'] == 3.0
+
+
+def test_real_nuclei_passes_the_teacher_to_stage_two(tmp_path, monkeypatch):
+    # the real-image benchmark runs both tables on its converted frames;
+    # what it gives stage_two.py (teacher, transform, tag) is checked here
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import real_nuclei
+    import sparse_to_dense
+    import stage_two
+    given = {}
+    monkeypatch.setattr(real_nuclei, 'prepare', lambda *a: str(tmp_path) + '/')
+    monkeypatch.setattr(sparse_to_dense, 'main', lambda argv: given.setdefault('s2d', argv))
+    monkeypatch.setattr(stage_two, 'main', lambda argv: given.setdefault('two', argv))
+    real_nuclei.main(['--seeds', '0', '--teacher', 'cragtail_paste',
+                      '--stage2-transform', 'cragtail_paste', '--stage2-methods', 'stage1',
+                      'stage2_lowest', '--out', str(tmp_path)])
+    two = given['two']
+    assert two[two.index('--teacher') + 1] == 'cragtail_paste'
+    assert two[two.index('--stage2-transform') + 1] == 'cragtail_paste'
+    assert two[two.index('--tag') + 1] == 'real_nuclei_stage_two_seed0'
+    assert two[two.index('--methods') + 1:two.index('--methods') + 3] == ['stage1', 'stage2_lowest']
+    assert '--teacher' not in given['s2d']
