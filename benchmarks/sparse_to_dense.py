@@ -44,7 +44,8 @@ LOSS_CONFIGS = dict(mse='configs/mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'
 # "dense" is the ceiling: Crag and Tail with every nodule labelled.
 METHODS = dict(mse=('mse', None), hill=('hill', None),
                cragtail=('cragtail', None), dense=('cragtail', 'dense'),
-               cragtail_dim=('cragtail', None), cragtail_paste=('cragtail', None))
+               cragtail_dim=('cragtail', None), cragtail_paste=('cragtail', None),
+               cragtail_video=('cragtail', None))
 # methods that add a training transform after LoadImage (``radius``: the
 # nodule radius in frame pixels, --dim-radius)
 TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
@@ -52,6 +53,11 @@ TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
                         cragtail_paste=dict(type='PasteDimmedNodules', prob=0.5,
                                             factor=(0.2, 0.6), scale=(0.6, 1.0),
                                             blur=(0.0, 1.0)))
+# methods that train on the clicks carried through each video
+# (tools/propagate_clicks.py, its defaults, --radius as the benchmark's)
+PROPAGATED = ('cragtail_video', )
+#: methods that change the training data (a transform or the clicks)
+DATA_METHODS = tuple(TRAIN_TRANSFORMS) + PROPAGATED
 DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', 'dense')
 DEFAULT_SEEDS = (0, 1, 2)
 # generated frames are 480x270; nodule radius range per preset at that size
@@ -68,7 +74,10 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--losses', nargs='+', default=list(DEFAULT_LOSSES),
                    choices=sorted(METHODS),
-                   help='methods; "dense" = Crag and Tail on every nodule (ceiling)')
+                   help='methods; "dense" = Crag and Tail on every nodule (ceiling); '
+                   'cragtail_dim / cragtail_paste: with DimClickedNodules / '
+                   'PasteDimmedNodules; cragtail_video: on the clicks carried through '
+                   'each video (tools/propagate_clicks.py)')
     p.add_argument('--preset', choices=('varied', 'classic'), default='varied',
                    help='generator preset (ignored with --data-root)')
     p.add_argument('--click-bias', choices=('salient', 'uniform'),
@@ -185,10 +194,14 @@ ABLATION = (
 )
 
 
-def method_overrides(args, method, config=None):
+def method_overrides(args, method, config=None, data_root=None):
     """Config overrides of ``method`` beyond its loss: the training pipeline
     of ``config`` (default: the base config) with the method's transform
-    (:data:`TRAIN_TRANSFORMS`) after ``LoadImage``."""
+    (:data:`TRAIN_TRANSFORMS`) after ``LoadImage``, or the training
+    annotations of ``data_root`` with the clicks carried through each video
+    (:data:`PROPAGATED`, :func:`propagated_clicks`)."""
+    if method in PROPAGATED:
+        return {'train_dataloader.dataset.ann_file': propagated_clicks(args, data_root)}
     if method not in TRAIN_TRANSFORMS:
         return {}
     from mmengine.config import Config
@@ -198,6 +211,21 @@ def method_overrides(args, method, config=None):
     at = [t['type'] for t in pipeline].index('LoadImage') + 1
     pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
     return {'train_dataloader.dataset.pipeline': pipeline}
+
+
+def propagated_clicks(args, data_root):
+    """Absolute path of ``data_root``'s training clicks carried through
+    each video (``tools/propagate_clicks.py``, written once into
+    ``<work dir>/propagated/``; the data root is left as it is)."""
+    if data_root is None:
+        raise ValueError('the propagated clicks need the data root')
+    name = osp.basename(osp.normpath(data_root))
+    out = osp.abspath(osp.join(args.work_dir, 'propagated', f'{name}_train.json'))
+    if not osp.isfile(out):
+        subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'propagate_clicks.py'),
+                        data_root, '--radius', f'{args.radius_used:g}', '--out', out],
+                       check=True)
+    return out
 
 
 def seed_work_dir(args, seed):
@@ -814,7 +842,8 @@ def main(argv=None):
                 loss, budget = METHODS[method]
                 budget = budget or clicks
                 data_root, overrides = method_data(args, budget)
-                overrides = {**(overrides or {}), **method_overrides(args, method)} or None
+                overrides = {**(overrides or {}),
+                             **method_overrides(args, method, data_root=data_root)} or None
                 row, curve = train_and_test(
                     args, loss, data_root,
                     osp.join(seed_work_dir(args, seed), f'clicks_{budget}',

@@ -110,10 +110,11 @@ def parse_args(argv=None):
                    help='the stage-one method (a sparse-to-dense --losses name) every '
                    'stage-two run starts from and ``stage1`` reports; its runs live in '
                    '``stage_two_<teacher>/`` unless it is cragtail (``stage_two/``)')
-    p.add_argument('--stage2-transform', choices=sorted(s2d.TRAIN_TRANSFORMS),
-                   help='a sparse-to-dense method whose training transform stage two and '
-                   'the control also use (e.g. cragtail_paste: PasteDimmedNodules); runs '
-                   'in ``stage_two[_<teacher>]_<method>/``')
+    p.add_argument('--stage2-transform', choices=sorted(s2d.DATA_METHODS),
+                   help='a sparse-to-dense method whose training data change stage two '
+                   'and the control also use (cragtail_paste: PasteDimmedNodules; '
+                   'cragtail_video: the clicks carried through each video); runs in '
+                   '``stage_two[_<teacher>]_<method>/``')
     p.add_argument('--reuse', action='store_true')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='stage_two')
@@ -291,7 +292,8 @@ def main(argv=None):
             # only its committed result is left
             trains_from_it = bool(set(args.methods) - {'stage1', 'dense'})
             row1, curve1 = s2d.train_and_test(bench, teacher_loss, data_root, one,
-                                              s2d.method_overrides(bench, args.teacher) or None,
+                                              s2d.method_overrides(bench, args.teacher,
+                                                                   data_root=data_root) or None,
                                               seed=seed, need_model=trains_from_it)
             with open(osp.join(one, 'last_checkpoint')) as f:
                 first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
@@ -321,7 +323,7 @@ def main(argv=None):
                 # the teacher's own training transform, or stage two's
                 transform = args.stage2_transform or args.teacher
                 over = dict(schedule, load_from=ckpt,
-                            **s2d.method_overrides(bench, transform))
+                            **s2d.method_overrides(bench, transform, data_root=data_root))
                 if method == 'splc':
                     over.update({'model.head.loss.type': 'SPLCCragTailLoss',
                                  'model.head.loss.tau': 0.6})
@@ -331,7 +333,8 @@ def main(argv=None):
                 config = variant_config(args.stage2_config, method)
                 variant = Config.fromfile(config)
                 over = {'model.init_cfg.checkpoint': ckpt,
-                        **s2d.method_overrides(bench, args.stage2_transform, config)}
+                        **s2d.method_overrides(bench, args.stage2_transform, config,
+                                               data_root)}
                 change = {'stage2_noband': dict(low_ratio=1.0),
                           'stage2_count': dict(rule='count', per_frame='clicks'),
                           'stage2_lowest': dict(precision_scan='lowest'),

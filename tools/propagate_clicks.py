@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Carry the clicks of each frame to the other frames of its video.
+
+    python tools/propagate_clicks.py DATA_ROOT --radius 10 \\
+        [--ann-file annotations/train.json] [--out annotations/train_propagated.json] \\
+        [--max-gap 8] [--min-ncc 0.5] [--patch P] [--search S] [--overwrite]
+
+Frames are grouped by ``video_id`` and ordered by ``frame_id``; each click
+is moved to every frame at most ``--max-gap`` frames away by the frames'
+global shift (phase correlation), matched locally by normalised
+cross-correlation of the patch around it (``--patch`` half size, within
+``--search`` pixels) and kept where the match is at least ``--min-ncc``
+and no labelled point or confirmed negative of that frame is within
+``--radius`` (frame pixels: about a nodule's radius, the metric's matching
+radius). Points carried to one place from several frames are merged. See
+:mod:`mmpose_carcinosis.datasets.propagation`.
+
+The output is the input with the carried points added as annotations with
+``"propagated": {"image_id": <source frame>, "ncc": <score>}``; it is
+checked by the dataset's parser and never written over an existing file
+without ``--overwrite``. Frames without ``video_id`` and frames marked
+``dense`` receive nothing (counted). Train on it with
+``--cfg-options train_dataloader.dataset.ann_file=annotations/train_propagated.json``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+from collections import Counter, defaultdict
+
+import cv2
+import numpy as np
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('data_root')
+    p.add_argument('--radius', type=float, required=True,
+                   help='frame pixels within which two points are one nodule')
+    p.add_argument('--ann-file', default='annotations/train.json',
+                   help='relative to DATA_ROOT (or absolute)')
+    p.add_argument('--out', default='annotations/train_propagated.json',
+                   help='relative to DATA_ROOT (or absolute)')
+    p.add_argument('--img-prefix', default='images/', help='relative to DATA_ROOT')
+    p.add_argument('--max-gap', type=int, default=8, help='most frames between source and target')
+    p.add_argument('--min-ncc', type=float, default=0.5, help='least local match (NCC, -1 to 1)')
+    p.add_argument('--patch', type=int, help='patch half size, pixels (default 0.7 x radius)')
+    p.add_argument('--search', type=int, help='search half size, pixels (default 0.6 x radius)')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
+    return p.parse_args(argv)
+
+
+def propagate_file(data_root, radius, ann_file='annotations/train.json',
+                   out='annotations/train_propagated.json', img_prefix='images/',
+                   max_gap=8, min_ncc=0.5, patch=None, search=None, overwrite=False,
+                   log=lambda msg: print(msg, flush=True)):
+    """Read ``ann_file``, carry its clicks within each video, write ``out``.
+    Returns ``(data, counts)``: the written COCO dict and a Counter
+    (``clicks``, ``carried``, ``frames``, skipped frames by reason)."""
+    from mmpose_carcinosis.datasets import parse_carcinosis_annotations
+    from mmpose_carcinosis.datasets.propagation import gray, propagate_video
+    src_file = ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
+    dst_file = out if osp.isabs(out) else osp.join(data_root, out)
+    if osp.exists(dst_file) and not overwrite:
+        raise SystemExit(f'error: {dst_file} exists (--overwrite to replace it)')
+    with open(src_file) as f:
+        data = json.load(f)
+    parse_carcinosis_annotations(data, src_file)  # bad input: the file and the record
+    counts = Counter(frames=len(data['images']))
+    pos, neg = defaultdict(list), defaultdict(list)
+    for ann in data['annotations']:
+        x, y, v = ann['keypoints'][:3]
+        if v > 0:
+            (neg if ann.get('negative') else pos)[ann['image_id']].append((x, y))
+    counts['clicks'] = sum(len(v) for v in pos.values())
+    videos = defaultdict(list)
+    for img in data['images']:
+        if img.get('video_id') is None:
+            counts['skipped: no video_id'] += 1
+        else:
+            videos[img['video_id']].append(img)
+    next_id = max((a['id'] for a in data['annotations']), default=0) + 1
+    added = []
+    for n, (vid, imgs) in enumerate(sorted(videos.items(), key=lambda kv: str(kv[0]))):
+        imgs = sorted(imgs, key=lambda im: im.get('frame_id', 0))
+        frames = []
+        for img in imgs:
+            path = osp.join(data_root, img_prefix, img['file_name'])
+            im = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if im is None:
+                raise SystemExit(f'error: {src_file}: image id {img["id"]}: cannot read {path}')
+            frames.append(gray(im[..., :3] if im.ndim == 3 else im))
+        sizes = {f.shape for f in frames}
+        if len(sizes) > 1:
+            counts['skipped: video with frames of several sizes'] += len(imgs)
+            continue
+        dense = [bool(img.get('dense')) for img in imgs]
+        counts['skipped: dense frame'] += sum(dense)
+        carried = propagate_video(
+            frames, [np.array(pos[im['id']], dtype=np.float64).reshape(-1, 2) for im in imgs],
+            radius, negatives=[np.array(neg[im['id']], dtype=np.float64).reshape(-1, 2)
+                               for im in imgs],
+            targets=[not d for d in dense], max_gap=max_gap, min_ncc=min_ncc, half=patch,
+            search=search)
+        for img, got in zip(imgs, carried):
+            for (x, y), j, s in zip(got['points'], got['source'], got['ncc']):
+                added.append(dict(id=next_id, image_id=img['id'], category_id=1,
+                                  keypoints=[round(float(x), 2), round(float(y), 2), 2],
+                                  num_keypoints=1, iscrowd=0,
+                                  propagated=dict(image_id=imgs[j]['id'],
+                                                  ncc=round(float(s), 4))))
+                next_id += 1
+        log(f'video {vid} ({n + 1}/{len(videos)}): {len(imgs)} frames, '
+            f'{sum(len(g["points"]) for g in carried)} points carried')
+    counts['carried'] = len(added)
+    data = dict(data, annotations=data['annotations'] + added)
+    parse_carcinosis_annotations(data, dst_file)
+    os.makedirs(osp.dirname(osp.abspath(dst_file)), exist_ok=True)
+    tmp = dst_file + '.part'
+    with open(tmp, 'w') as f:
+        json.dump(data, f)
+    os.replace(tmp, dst_file)
+    log(f'{dst_file}: {counts["clicks"]} clicks, {counts["carried"]} carried points on '
+        f'{counts["frames"]} frames' + ''.join(f'; {k} {v}' for k, v in sorted(counts.items())
+                                              if k.startswith('skipped') and v))
+    return data, counts
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    propagate_file(args.data_root, args.radius, args.ann_file, args.out, args.img_prefix,
+                   args.max_gap, args.min_ncc, args.patch, args.search, args.overwrite)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
