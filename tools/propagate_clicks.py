@@ -3,7 +3,8 @@
 
     python tools/propagate_clicks.py DATA_ROOT --radius 10 \\
         [--ann-file annotations/train.json] [--out annotations/train_propagated.json] \\
-        [--max-gap 8] [--min-ncc 0.5] [--patch P] [--search S] [--overwrite]
+        [--max-gap 8] [--min-ncc 0.5] [--patch P] [--search S] [--overwrite] \
+        [--truth annotations/train_dense.json]
 
 Frames are grouped by ``video_id`` and ordered by ``frame_id``; each click
 is moved to every frame at most ``--max-gap`` frames away by the frames'
@@ -21,6 +22,11 @@ checked by the dataset's parser and never written over an existing file
 without ``--overwrite``. Frames without ``video_id`` and frames marked
 ``dense`` receive nothing (counted). Train on it with
 ``--cfg-options train_dataloader.dataset.ann_file=annotations/train_propagated.json``.
+
+With ``--truth`` (every nodule of some or all of these frames, e.g. a few
+frames annotated densely) the carried points on those frames are checked:
+the share within ``--radius`` of a true nodule is printed (and per group,
+when the truth has groups).
 """
 import argparse
 import json
@@ -49,16 +55,20 @@ def parse_args(argv=None):
     p.add_argument('--patch', type=int, help='patch half size, pixels (default 0.7 x radius)')
     p.add_argument('--search', type=int, help='search half size, pixels (default 0.6 x radius)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
+    p.add_argument('--truth', help='annotation file with every nodule of (some of) these '
+                   'frames, relative to DATA_ROOT: the carried points are checked on it')
     return p.parse_args(argv)
 
 
 def propagate_file(data_root, radius, ann_file='annotations/train.json',
                    out='annotations/train_propagated.json', img_prefix='images/',
                    max_gap=8, min_ncc=0.5, patch=None, search=None, overwrite=False,
-                   log=lambda msg: print(msg, flush=True)):
+                   truth=None, log=lambda msg: print(msg, flush=True)):
     """Read ``ann_file``, carry its clicks within each video, write ``out``.
     Returns ``(data, counts)``: the written COCO dict and a Counter
-    (``clicks``, ``carried``, ``frames``, skipped frames by reason)."""
+    (``clicks``, ``carried``, ``frames``, skipped frames by reason; with
+    ``truth``: ``checked`` carried points on its frames, ``correct`` of
+    them, ``correct <group>`` per group of the matched true nodule)."""
     from mmpose_carcinosis.datasets import parse_carcinosis_annotations
     from mmpose_carcinosis.datasets.propagation import gray, propagate_video
     src_file = ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
@@ -122,16 +132,53 @@ def propagate_file(data_root, radius, ann_file='annotations/train.json',
     with open(tmp, 'w') as f:
         json.dump(data, f)
     os.replace(tmp, dst_file)
+    if truth:
+        counts.update(check_carried(added, osp.join(data_root, truth), radius))
+        log(f'checked on {truth}: {counts["correct"]} of {counts["checked"]} carried points '
+            f'within {radius:g} px of a nodule ({100 * counts["correct"] / max(counts["checked"], 1):.1f}%)'
+            + ''.join(f', {k} {v}' for k, v in sorted(counts.items())
+                      if k.startswith('correct ')))
     log(f'{dst_file}: {counts["clicks"]} clicks, {counts["carried"]} carried points on '
         f'{counts["frames"]} frames' + ''.join(f'; {k} {v}' for k, v in sorted(counts.items())
                                               if k.startswith('skipped') and v))
     return data, counts
 
 
+def check_carried(added, truth_file, radius) -> Counter:
+    """How many carried points lie within ``radius`` of a nodule of
+    ``truth_file`` (frames it holds only), per group of that nodule."""
+    from mmpose_carcinosis.datasets.propagation import far_from
+    with open(truth_file) as f:
+        truth = json.load(f)
+    held = {img['id'] for img in truth['images']}
+    points, groups = defaultdict(list), defaultdict(list)
+    for ann in truth['annotations']:
+        if ann['keypoints'][2] > 0 and not ann.get('negative'):
+            points[ann['image_id']].append(ann['keypoints'][:2])
+            groups[ann['image_id']].append(ann.get('group'))
+    counts = Counter()
+    by_frame = defaultdict(list)
+    for ann in added:
+        if ann['image_id'] in held:
+            by_frame[ann['image_id']].append(ann['keypoints'][:2])
+    for img_id, carried in by_frame.items():
+        carried = np.array(carried, dtype=np.float64)
+        true = np.array(points[img_id], dtype=np.float64).reshape(-1, 2)
+        counts['checked'] += len(carried)
+        hit = ~far_from(carried, true, radius)
+        counts['correct'] += int(hit.sum())
+        if hit.any():
+            nearest = np.linalg.norm(carried[hit][:, None] - true[None], axis=-1).argmin(1)
+            counts.update(f'correct {groups[img_id][k]}' for k in nearest
+                          if groups[img_id][k] is not None)
+    return counts
+
+
 def main(argv=None):
     args = parse_args(argv)
     propagate_file(args.data_root, args.radius, args.ann_file, args.out, args.img_prefix,
-                   args.max_gap, args.min_ncc, args.patch, args.search, args.overwrite)
+                   args.max_gap, args.min_ncc, args.patch, args.search, args.overwrite,
+                   args.truth)
 
 
 if __name__ == '__main__':

@@ -111,7 +111,8 @@ def test_propagate_video_carries_clicks_where_the_nodule_is():
 def test_propagate_clicks_tool(data_root, tmp_path):
     tool = load_script('tools/propagate_clicks.py')
     out = str(tmp_path / 'prop.json')
-    data, counts = tool.propagate_file(data_root, 10, out=out, log=lambda m: None)
+    data, counts = tool.propagate_file(data_root, 10, out=out, log=lambda m: None,
+                                       truth='annotations/train_dense.json')
     with open(osp.join(data_root, 'annotations', 'train.json')) as f:
         base = json.load(f)
     carried = [a for a in data['annotations'] if 'propagated' in a]
@@ -132,6 +133,9 @@ def test_propagate_clicks_tool(data_root, tmp_path):
     hits = [np.linalg.norm(np.array(truth[a['image_id']]) - a['keypoints'][:2], axis=1).min()
             <= 10 for a in carried]
     assert np.mean(hits) >= 0.9
+    # the tool's own check says the same
+    assert counts['checked'] == len(carried) and counts['correct'] == sum(hits)
+    assert sum(v for k, v in counts.items() if k.startswith('correct ')) == sum(hits)
     # never over an existing file; the dataset reads it
     with pytest.raises(SystemExit, match='exists'):
         tool.propagate_file(data_root, 10, out=out, log=lambda m: None)
