@@ -45,7 +45,7 @@ LOSS_CONFIGS = dict(mse='configs/mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'
 METHODS = dict(mse=('mse', None), hill=('hill', None),
                cragtail=('cragtail', None), dense=('cragtail', 'dense'),
                cragtail_dim=('cragtail', None), cragtail_paste=('cragtail', None),
-               cragtail_video=('cragtail', None))
+               cragtail_video=('cragtail', None), cragtail_paste_video=('cragtail', None))
 # methods that add a training transform after LoadImage (``radius``: the
 # nodule radius in frame pixels, --dim-radius)
 TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
@@ -55,9 +55,11 @@ TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
                                             blur=(0.0, 1.0)))
 # methods that train on the clicks carried through each video
 # (tools/propagate_clicks.py, its defaults, --radius as the benchmark's)
-PROPAGATED = ('cragtail_video', )
-#: methods that change the training data (a transform or the clicks)
-DATA_METHODS = tuple(TRAIN_TRANSFORMS) + PROPAGATED
+PROPAGATED = ('cragtail_video', 'cragtail_paste_video')
+TRAIN_TRANSFORMS['cragtail_paste_video'] = TRAIN_TRANSFORMS['cragtail_paste']
+#: methods that change the training data (a transform, the clicks, both)
+DATA_METHODS = tuple(dict.fromkeys(TRAIN_TRANSFORMS)) + tuple(
+    m for m in PROPAGATED if m not in TRAIN_TRANSFORMS)
 DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', 'dense')
 DEFAULT_SEEDS = (0, 1, 2)
 # generated frames are 480x270; nodule radius range per preset at that size
@@ -77,7 +79,7 @@ def parse_args(argv=None):
                    help='methods; "dense" = Crag and Tail on every nodule (ceiling); '
                    'cragtail_dim / cragtail_paste: with DimClickedNodules / '
                    'PasteDimmedNodules; cragtail_video: on the clicks carried through '
-                   'each video (tools/propagate_clicks.py)')
+                   'each video (tools/propagate_clicks.py); cragtail_paste_video: both')
     p.add_argument('--preset', choices=('varied', 'classic'), default='varied',
                    help='generator preset (ignored with --data-root)')
     p.add_argument('--click-bias', choices=('salient', 'uniform'),
@@ -200,17 +202,18 @@ def method_overrides(args, method, config=None, data_root=None):
     (:data:`TRAIN_TRANSFORMS`) after ``LoadImage``, or the training
     annotations of ``data_root`` with the clicks carried through each video
     (:data:`PROPAGATED`, :func:`propagated_clicks`)."""
+    over = {}
     if method in PROPAGATED:
-        return {'train_dataloader.dataset.ann_file': propagated_clicks(args, data_root)}
-    if method not in TRAIN_TRANSFORMS:
-        return {}
-    from mmengine.config import Config
-    pipeline = [dict(t) for t in Config.fromfile(
-        osp.join(ROOT, config or args.base_config)).train_dataloader.dataset.pipeline]
-    radius = args.dim_radius or 0.7 * args.radius_used
-    at = [t['type'] for t in pipeline].index('LoadImage') + 1
-    pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
-    return {'train_dataloader.dataset.pipeline': pipeline}
+        over['train_dataloader.dataset.ann_file'] = propagated_clicks(args, data_root)
+    if method in TRAIN_TRANSFORMS:
+        from mmengine.config import Config
+        pipeline = [dict(t) for t in Config.fromfile(
+            osp.join(ROOT, config or args.base_config)).train_dataloader.dataset.pipeline]
+        radius = args.dim_radius or 0.7 * args.radius_used
+        at = [t['type'] for t in pipeline].index('LoadImage') + 1
+        pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
+        over['train_dataloader.dataset.pipeline'] = pipeline
+    return over
 
 
 def propagated_clicks(args, data_root):

@@ -615,6 +615,33 @@ def test_paste_method_adds_its_transform_after_loading(bench):
     assert pipeline[1]['radius'] == 3.0
 
 
+def test_video_methods_train_on_the_carried_clicks(bench, tmp_path, monkeypatch):
+    # the propagation runs once per data root, into the work dir (the data
+    # root is left as it is); the paste variant adds its transform too
+    args = bench.parse_args(['--work-dir', str(tmp_path / 'w')])
+    args.radius_used = 10.0
+    runs = []
+
+    def fake_run(cmd, check):
+        runs.append(cmd)
+        os.makedirs(osp.dirname(cmd[cmd.index('--out') + 1]), exist_ok=True)
+        with open(cmd[cmd.index('--out') + 1], 'w') as f:
+            f.write('{}')
+    monkeypatch.setattr(bench.subprocess, 'run', fake_run)
+    over = bench.method_overrides(args, 'cragtail_video', data_root='/data/mine/')
+    ann = over['train_dataloader.dataset.ann_file']
+    assert ann == str(tmp_path / 'w' / 'propagated' / 'mine_train.json') and osp.isabs(ann)
+    assert runs[0][1].endswith(osp.join('tools', 'propagate_clicks.py'))
+    assert runs[0][2:5] == ['/data/mine/', '--radius', '10']
+    both = bench.method_overrides(args, 'cragtail_paste_video', data_root='/data/mine/')
+    assert len(runs) == 1  # reused
+    assert both['train_dataloader.dataset.ann_file'] == ann
+    assert [t['type'] for t in both['train_dataloader.dataset.pipeline']][1] == \
+        'PasteDimmedNodules'
+    with pytest.raises(ValueError, match='data root'):
+        bench.method_overrides(args, 'cragtail_video')
+
+
 def test_real_nuclei_passes_the_teacher_to_stage_two(tmp_path, monkeypatch):
     # the real-image benchmark runs both tables on its converted frames;
     # what it gives stage_two.py (teacher, transform, tag) is checked here
