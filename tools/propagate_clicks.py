@@ -147,7 +147,7 @@ def propagate_file(data_root, radius, ann_file='annotations/train.json',
 def check_carried(added, truth_file, radius) -> Counter:
     """How many carried points lie within ``radius`` of a nodule of
     ``truth_file`` (frames it holds only), per group of that nodule."""
-    from mmpose_carcinosis.datasets.propagation import far_from
+    from mmpose_carcinosis.models.utils.pseudo_labels import near
     with open(truth_file) as f:
         truth = json.load(f)
     held = {img['id'] for img in truth['images']}
@@ -165,7 +165,7 @@ def check_carried(added, truth_file, radius) -> Counter:
         carried = np.array(carried, dtype=np.float64)
         true = np.array(points[img_id], dtype=np.float64).reshape(-1, 2)
         counts['checked'] += len(carried)
-        hit = ~far_from(carried, true, radius)
+        hit = near(carried, true, radius)
         counts['correct'] += int(hit.sum())
         if hit.any():
             nearest = np.linalg.norm(carried[hit][:, None] - true[None], axis=-1).argmin(1)

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mmpose_carcinosis.models.utils.pseudo_labels import near
+
 
 def gray(img: np.ndarray) -> np.ndarray:
     """(H, W) float32 luminance of a BGR (H, W, 3) or gray (H, W) image."""
@@ -176,14 +178,6 @@ def suppress_points(points: np.ndarray, scores: np.ndarray, radius: float) -> np
     return keep
 
 
-def far_from(points: np.ndarray, others: np.ndarray, radius: float) -> np.ndarray:
-    """(N, ) bool: points farther than ``radius`` from every one of ``others``."""
-    if len(points) == 0 or len(others) == 0:
-        return np.ones(len(points), dtype=bool)
-    d = np.linalg.norm(points[:, None] - np.asarray(others)[None], axis=-1)
-    return d.min(1) > radius
-
-
 def propagate_video(frames: Sequence[np.ndarray], points: Sequence[np.ndarray],
                     radius: float, negatives: Optional[Sequence[np.ndarray]] = None,
                     targets: Optional[Sequence[bool]] = None, max_gap: int = 8,
@@ -244,8 +238,8 @@ def propagate_video(frames: Sequence[np.ndarray], points: Sequence[np.ndarray],
                              np.concatenate(score))
         ok = ((ncc >= min_ncc) & (pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) &
               (pts[:, 1] < height) &
-              far_from(pts, np.asarray(points[i]).reshape(-1, 2), radius) &
-              far_from(pts, np.asarray(negatives[i]).reshape(-1, 2), radius))
+              ~near(pts, np.asarray(points[i], np.float64).reshape(-1, 2), radius) &
+              ~near(pts, np.asarray(negatives[i], np.float64).reshape(-1, 2), radius))
         pts, src_idx, ncc = pts[ok], src_idx[ok], ncc[ok]
         keep = suppress_points(pts, ncc, radius)
         out.append(dict(points=pts[keep], source=src_idx[keep], ncc=ncc[keep]))
