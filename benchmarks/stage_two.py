@@ -17,6 +17,9 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   epochs (``TeacherRefreshHook``); ``stage2_frozen``: easy-to-hard rounds,
   a new teacher every 3 epochs and the pseudo labels two successive
   teachers agree on frozen as labels (``FreezePseudoLabelsHook``);
+  ``stage2_frozen_video``: the same, and weak teacher peaks a confident
+  peak of another frame of the video confirms frozen too
+  (``FreezePseudoLabelsHook(video=dict())``);
   ``stage2_noband``: without the ignore
   band (``low_thr = high_thr``: teacher peaks below the pseudo-label
   threshold keep the Crag and Tail tail); ``stage2_count``: thresholds from
@@ -73,7 +76,7 @@ import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
 METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_noflip', 'stage2_ema', 'stage2_rounds',
-           'stage2_frozen',
+           'stage2_frozen', 'stage2_frozen_video',
            'stage2_noband', 'stage2_count', 'stage2_lowest', 'stage2_p80', 'stage2_negw',
            'stage2_cross',
            'dense')
@@ -185,10 +188,20 @@ def flip_markdown(rows):
     return '\n'.join(lines) + '\n'
 
 
+#: methods that change hooks of their config: {method: {hook type: arguments}}
+HOOK_CHANGES = {
+    'stage2_noband': {'PseudoThresholdHook': dict(low_ratio=1.0)},
+    'stage2_count': {'PseudoThresholdHook': dict(rule='count', per_frame='clicks')},
+    'stage2_lowest': {'PseudoThresholdHook': dict(precision_scan='lowest')},
+    'stage2_p80': {'PseudoThresholdHook': dict(precision_scan='lowest', precision=0.8)},
+    'stage2_frozen_video': {'FreezePseudoLabelsHook': dict(video=dict())},
+}
+
 #: methods trained from their own config: the stage-two config's name with
 #: this prefix instead of ``selftrain_`` (configs/selftrain-ema_..., ...)
 VARIANT_PREFIX = {'stage2_ema': 'selftrain-ema_', 'stage2_rounds': 'selftrain-rounds_',
-                  'stage2_frozen': 'selftrain-frozen_', 'stage2_cross': 'crosstrain_'}
+                  'stage2_frozen': 'selftrain-frozen_', 'stage2_frozen_video': 'selftrain-frozen_',
+                  'stage2_cross': 'crosstrain_'}
 
 
 def variant_config(stage2_config: str, method: str) -> str:
@@ -335,12 +348,8 @@ def main(argv=None):
                 over = {'model.init_cfg.checkpoint': ckpt,
                         **s2d.method_overrides(bench, args.stage2_transform, config,
                                                data_root)}
-                change = {'stage2_noband': dict(low_ratio=1.0),
-                          'stage2_count': dict(rule='count', per_frame='clicks'),
-                          'stage2_lowest': dict(precision_scan='lowest'),
-                          'stage2_p80': dict(precision_scan='lowest', precision=0.8)}.get(method)
-                hooks = [dict(h, **change) if change and h['type'] == 'PseudoThresholdHook'
-                         else h for h in variant.custom_hooks]
+                change = HOOK_CHANGES.get(method, {})
+                hooks = [dict(h, **change.get(h['type'], {})) for h in variant.custom_hooks]
                 if not s2d.has_dense_train(data_root):
                     # no dense truth of the training frames to score pseudo labels
                     hooks = [h for h in hooks if h['type'] != 'PseudoLabelQualityHook']

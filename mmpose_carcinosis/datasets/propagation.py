@@ -244,3 +244,28 @@ def propagate_video(frames: Sequence[np.ndarray], points: Sequence[np.ndarray],
         keep = suppress_points(pts, ncc, radius)
         out.append(dict(points=pts[keep], source=src_idx[keep], ncc=ncc[keep]))
     return out
+
+
+def confirm_in_video(frames: Sequence[np.ndarray], confident: Sequence[np.ndarray],
+                     weak: Sequence[np.ndarray], known: Sequence[np.ndarray], radius: float,
+                     **propagate) -> List[np.ndarray]:
+    """Which weak peaks of a video a confident peak of another frame
+    confirms: the confident peaks are carried (:func:`propagate_video`,
+    not onto the frame's own confident peaks or ``known`` points) and a
+    weak peak within ``radius`` of a carried one is confirmed.
+
+    Args:
+        frames: the video's frames in time order, (H, W) float32 each.
+        confident, weak, known: per frame, (n_f, 2) points: a teacher's
+            confident peaks, its weak ones (scores between the thresholds),
+            and the labels it already has (clicks, frozen labels).
+        radius (float): Pixels within which two points are one nodule.
+        **propagate: ``max_gap``, ``min_ncc``, ``half``, ``search`` of
+            :func:`propagate_video`.
+
+    Returns:
+        list[np.ndarray]: per frame, (w_f, ) bool over its weak peaks.
+    """
+    carried = propagate_video(frames, confident, radius, negatives=known, **propagate)
+    return [near(np.asarray(w, np.float64).reshape(-1, 2), c['points'], radius)
+            for w, c in zip(weak, carried)]

@@ -6,8 +6,8 @@ import os.path as osp
 import numpy as np
 import pytest
 from helpers import ROOT, load_script
-from mmpose_carcinosis.datasets.propagation import (frame_shift, match_points, propagate_video,
-                                                    suppress_points)
+from mmpose_carcinosis.datasets.propagation import (confirm_in_video, frame_shift, match_points,
+                                                    propagate_video, suppress_points)
 
 
 def scene(h=200, w=260, seed=0):
@@ -106,6 +106,24 @@ def test_propagate_video_carries_clicks_where_the_nodule_is():
     assert len(out[1]['points']) == 0 and len(out[2]['points']) == 0
     out = propagate_video(frames, clicks, radius=5, negatives=neg, half=6, search=6)
     assert len(out[1]['points']) == 2
+
+
+def test_confirm_in_video_weak_peaks_where_a_confident_one_lands():
+    # frame 0's teacher is confident on blobs 0 and 1; frame 1's sees them
+    # weakly (plus a weak peak on plain texture): blob 0 is confirmed, the
+    # texture peak is not, and blob 1 is already a label of frame 1
+    img, blobs = scene()
+    views = [(20, 20), (27, 16)]
+    frames = [crop(img, ox, oy) for ox, oy in views]
+    confident = [blobs[:2] - views[0], np.zeros((0, 2))]
+    weak = [np.zeros((0, 2)), np.array([blobs[0] - views[1] + [1.5, -1.0], [20.0, 110.0]])]
+    known = [np.zeros((0, 2)), blobs[1:2] - views[1]]
+    masks = confirm_in_video(frames, confident, weak, known, radius=5, half=6, search=6)
+    assert masks[0].shape == (0, ) and masks[1].tolist() == [True, False]
+    # the weak peak 6 px off is not the carried nodule
+    weak[1][0] = blobs[0] - views[1] + [6.0, 0.0]
+    assert confirm_in_video(frames, confident, weak, known, 5, half=6,
+                            search=6)[1].tolist() == [False, False]
 
 
 def test_propagate_clicks_tool(data_root, tmp_path):

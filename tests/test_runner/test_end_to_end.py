@@ -6,6 +6,7 @@ checkpoints, resume, test with metrics, MMPose's stock train.py and a
 """
 import glob
 import json
+import re
 import os
 import os.path as osp
 import subprocess
@@ -286,6 +287,36 @@ def test_easy_to_hard_rounds_freeze_what_two_teachers_agree_on(trained, data_roo
     for key in ('frozen_img_ids', 'frozen_points', 'candidate_img_ids', 'candidate_points',
                 'frozen_version'):
         assert torch.equal(resumed[key], states[2][key]), key
+
+
+def test_frozen_rounds_confirm_weak_peaks_across_video_frames(trained, data_root, tmp_path):
+    # FreezePseudoLabelsHook(video=...): every refresh also carries the
+    # teacher's confident peaks through each training video and freezes
+    # the weak peaks they confirm; the count is logged and the frozen
+    # labels stay frame pixels of training frames
+    stage_one = osp.join(trained[0], 'epoch_2.pth')
+    frozen_cfg = osp.join(ROOT, 'configs',
+                          'selftrain-frozen_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
+    from mmengine.config import Config
+    change = {'TeacherRefreshHook': dict(interval=1, source='student'),
+              'PseudoThresholdHook': dict(rule='count', per_frame=4, score_floor=1e-4),
+              'FreezePseudoLabelsHook': dict(video=dict(max_gap=1, min_ncc=0.0))}
+    hooks = [dict(h, **change.get(h['type'], {})) for h in Config.fromfile(frozen_cfg).custom_hooks]
+    cfg = tmp_path / 'frozen_video.py'
+    cfg.write_text(f"_base_ = ['{frozen_cfg}']\ncustom_hooks = {hooks!r}\n")
+    work = tmp_path / 'frozen_video'
+    log = run([sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(work),
+               '--cfg-options', *data_options(data_root, 2),
+               f'model.init_cfg.checkpoint={stage_one}', 'default_hooks.checkpoint.interval=1'])
+    confirmed = [int(n) for n in re.findall(r'; (\d+) weak peaks confirmed across video', log)]
+    assert len(confirmed) == 2
+    rows = [r for r in scalars(str(work)) if 'frozen/video_confirmed' in r]
+    assert [r['frozen/video_confirmed'] for r in rows][-1] == confirmed[-1]
+    state = torch.load(work / 'epoch_2.pth')['state_dict']
+    pts = state['frozen_points']
+    assert len(pts) >= confirmed[0] + confirmed[1]
+    assert bool(((pts[:, 0] >= 0) & (pts[:, 0] < 480) & (pts[:, 1] >= 0) &
+                 (pts[:, 1] < 270)).all())
 
 
 def test_checkpoints_carry_the_validated_threshold(trained):

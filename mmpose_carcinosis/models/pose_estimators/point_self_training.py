@@ -298,6 +298,24 @@ class PointSelfTraining(BaseModel):
         self.frozen_version.fill_(int(self.teacher_version))
         return int(stable.sum())
 
+    def freeze_points(self, img_ids: np.ndarray, points: np.ndarray) -> int:
+        """Freeze ``points`` (M, 2, frame pixels) of training frames
+        ``img_ids`` (M,) as labels for the rest of training (e.g. weak peaks
+        a confident one of a neighbouring frame confirms), except those
+        within ``click_radius`` of a frozen label of the same frame. The
+        candidates and ``frozen_version`` are left as they are. Returns how
+        many were frozen."""
+        dev = self.frozen_points.device
+        ids = np.asarray(img_ids, np.int64).reshape(-1)
+        pts = np.asarray(points, np.float32).reshape(-1, 2)
+        new = ~stable_points(ids, pts, self.frozen_img_ids.cpu().numpy(),
+                             self.frozen_points.cpu().numpy(), self.click_radius)
+        self.frozen_img_ids = torch.cat([self.frozen_img_ids,
+                                         torch.as_tensor(ids[new], device=dev)])
+        self.frozen_points = torch.cat([self.frozen_points,
+                                        torch.as_tensor(pts[new], device=dev)])
+        return int(new.sum())
+
     def frozen(self, img_id) -> np.ndarray:
         """(N, 2) frame-pixel frozen labels of training frame ``img_id``."""
         return self.frozen_points[self.frozen_img_ids == int(img_id)].cpu().numpy()

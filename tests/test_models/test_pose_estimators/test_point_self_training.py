@@ -221,6 +221,22 @@ def test_frozen_pseudo_labels_stable_ones_kept_and_carried_by_checkpoints(monkey
     assert len(again.frozen_img_ids) == 0 and int(again.frozen_version) == -1
 
 
+def test_freeze_points_adds_labels_once(monkeypatch):
+    # points confirmed another way (across video frames) are frozen
+    # directly: not twice within click_radius of a frozen label of the same
+    # frame, candidates and version untouched
+    monkeypatch.chdir(ROOT)
+    model = stage_two_model(click_radius=10.0)
+    model.frozen_img_ids = torch.tensor([7])
+    model.frozen_points = torch.tensor([[40.0, 40.0]])
+    assert model.freeze_points(np.array([7, 7, 8]), np.array(
+        [[45.0, 45.0], [100.0, 40.0], [45.0, 45.0]])) == 2
+    np.testing.assert_allclose(model.frozen(7), [[40.0, 40.0], [100.0, 40.0]])
+    np.testing.assert_allclose(model.frozen(8), [[45.0, 45.0]])
+    assert len(model.candidate_img_ids) == 0 and int(model.frozen_version) == -1
+    assert model.freeze_points(np.zeros(0), np.zeros((0, 2))) == 0
+
+
 def test_frozen_pseudo_labels_count_as_clicks_in_the_training_step(monkeypatch):
     # a frozen point of the sample's frame, through its warp_mat (identity
     # here, no flip), joins the click target the pseudo labels are built on
