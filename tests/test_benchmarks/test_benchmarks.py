@@ -617,6 +617,25 @@ def test_paste_method_adds_its_transform_after_loading(bench):
     assert pipeline[1]['radius'] == 3.0
 
 
+def test_paste_configs_match_the_benchmark_method(bench):
+    # the shipped paste configs train what the benchmark's cragtail_paste
+    # measured (same transform, place and arguments at the demo's radius)
+    from mmengine.config import Config
+    from mmpose.registry import TRANSFORMS
+    args = bench.parse_args([])
+    args.radius_used = 10.0
+    measured = bench.method_overrides(args, 'cragtail_paste')['train_dataloader.dataset.pipeline']
+    demo = Config.fromfile(osp.join(ROOT, 'configs',
+                                    'cragtail-paste_hrnet-w18s_1xb4-30e_synthetic-480x288.py'))
+    assert [dict(t) for t in demo.train_dataloader.dataset.pipeline] == measured
+    big = Config.fromfile(osp.join(ROOT, 'configs',
+                                   'cragtail-paste_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'))
+    pipeline = big.train_dataloader.dataset.pipeline
+    assert [t['type'] for t in pipeline][:3] == ['LoadImage', 'PasteDimmedNodules',
+                                                 'PointRandomAffine']
+    assert TRANSFORMS.build(pipeline[1]).radius == 14.0
+
+
 def test_video_methods_train_on_the_carried_clicks(bench, tmp_path, monkeypatch):
     # the propagation runs once per data root, into the work dir (the data
     # root is left as it is); the paste variant adds its transform too
