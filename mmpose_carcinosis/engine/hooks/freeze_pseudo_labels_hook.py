@@ -96,8 +96,10 @@ class FreezePseudoLabelsHook(Hook):
             keep &= inside
             ids.append(np.full(int(keep.sum()), img_id, np.int64))
             points.append(pts[keep])
+            # weak peaks: not beside a label or one of the confident peaks
             weak[img_id] = pts[inside & (score < high) &
-                               ~near(pts, known[img_id], model.click_radius)]
+                               ~near(pts, np.concatenate([known[img_id], pts[keep]]),
+                                     model.click_radius)]
         ids, points = self._gather(ids, points)
         frozen = model.freeze_stable(ids, points)
         confirmed = 0
