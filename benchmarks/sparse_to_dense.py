@@ -48,18 +48,16 @@ METHODS = dict(mse=('mse', None), hill=('hill', None),
                cragtail_video=('cragtail', None), cragtail_paste_video=('cragtail', None))
 # methods that add a training transform after LoadImage (``radius``: the
 # nodule radius in frame pixels, --dim-radius)
+_PASTE = dict(type='PasteDimmedNodules', prob=0.5, factor=(0.2, 0.6), scale=(0.6, 1.0),
+              blur=(0.0, 1.0))
 TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
                                           factor=(0.2, 0.6)),
-                        cragtail_paste=dict(type='PasteDimmedNodules', prob=0.5,
-                                            factor=(0.2, 0.6), scale=(0.6, 1.0),
-                                            blur=(0.0, 1.0)))
+                        cragtail_paste=_PASTE, cragtail_paste_video=_PASTE)
 # methods that train on the clicks carried through each video
 # (tools/propagate_clicks.py, its defaults, --radius as the benchmark's)
 PROPAGATED = ('cragtail_video', 'cragtail_paste_video')
-TRAIN_TRANSFORMS['cragtail_paste_video'] = TRAIN_TRANSFORMS['cragtail_paste']
 #: methods that change the training data (a transform, the clicks, both)
-DATA_METHODS = tuple(dict.fromkeys(TRAIN_TRANSFORMS)) + tuple(
-    m for m in PROPAGATED if m not in TRAIN_TRANSFORMS)
+DATA_METHODS = tuple(dict.fromkeys([*TRAIN_TRANSFORMS, *PROPAGATED]))
 DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', 'dense')
 DEFAULT_SEEDS = (0, 1, 2)
 # generated frames are 480x270; nodule radius range per preset at that size
@@ -214,6 +212,19 @@ def method_overrides(args, method, config=None, data_root=None):
         pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
         over['train_dataloader.dataset.pipeline'] = pipeline
     return over
+
+
+def method_run(args, method, clicks):
+    """What a run of ``method`` at click budget ``clicks`` trains with:
+    ``(loss, budget, data_root, overrides)`` (the loss config's name, the
+    method's own budget or ``clicks``, :func:`method_data` and
+    :func:`method_overrides` merged; None without overrides)."""
+    loss, budget = METHODS[method]
+    budget = budget or clicks
+    data_root, overrides = method_data(args, budget)
+    overrides = {**(overrides or {}),
+                 **method_overrides(args, method, data_root=data_root)} or None
+    return loss, budget, data_root, overrides
 
 
 def propagated_clicks(args, data_root):
@@ -842,11 +853,7 @@ def main(argv=None):
     for clicks in budgets:
         for seed in seeds:
             for method in methods:
-                loss, budget = METHODS[method]
-                budget = budget or clicks
-                data_root, overrides = method_data(args, budget)
-                overrides = {**(overrides or {}),
-                             **method_overrides(args, method, data_root=data_root)} or None
+                loss, budget, data_root, overrides = method_run(args, method, clicks)
                 row, curve = train_and_test(
                     args, loss, data_root,
                     osp.join(seed_work_dir(args, seed), f'clicks_{budget}',

@@ -290,7 +290,7 @@ def main(argv=None):
     data_root = s2d.method_data(bench, bench.clicks)[0]
     rows, curves, first = [], [], {}
 
-    teacher_loss = s2d.METHODS[args.teacher][0]
+    teacher_loss, _, _, teacher_overrides = s2d.method_run(bench, args.teacher, bench.clicks)
     # the runs of other teachers and stage-two transforms in their own folders
     stage_two_dir = '_'.join(['stage_two'] + [args.teacher] * (args.teacher != 'cragtail') +
                              [args.stage2_transform] * bool(args.stage2_transform))
@@ -305,9 +305,8 @@ def main(argv=None):
             # only its committed result is left
             trains_from_it = bool(set(args.methods) - {'stage1', 'dense'})
             row1, curve1 = s2d.train_and_test(bench, teacher_loss, data_root, one,
-                                              s2d.method_overrides(bench, args.teacher,
-                                                                   data_root=data_root) or None,
-                                              seed=seed, need_model=trains_from_it)
+                                              teacher_overrides, seed=seed,
+                                              need_model=trains_from_it)
             with open(osp.join(one, 'last_checkpoint')) as f:
                 first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
         return first[seed]

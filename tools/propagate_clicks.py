@@ -35,7 +35,6 @@ import os.path as osp
 import sys
 from collections import Counter, defaultdict
 
-import cv2
 import numpy as np
 
 
@@ -70,59 +69,43 @@ def propagate_file(data_root, radius, ann_file='annotations/train.json',
     ``truth``: ``checked`` carried points on its frames, ``correct`` of
     them, ``correct <group>`` per group of the matched true nodule)."""
     from mmpose_carcinosis.datasets import parse_carcinosis_annotations
-    from mmpose_carcinosis.datasets.propagation import gray, propagate_video
+    from mmpose_carcinosis.datasets.propagation import propagate_video, read_frames, videos_of
     src_file = ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
     dst_file = out if osp.isabs(out) else osp.join(data_root, out)
     if osp.exists(dst_file) and not overwrite:
         raise SystemExit(f'error: {dst_file} exists (--overwrite to replace it)')
     with open(src_file) as f:
         data = json.load(f)
-    parse_carcinosis_annotations(data, src_file)  # bad input: the file and the record
-    counts = Counter(frames=len(data['images']))
-    pos, neg = defaultdict(list), defaultdict(list)
-    for ann in data['annotations']:
-        x, y, v = ann['keypoints'][:3]
-        if v > 0:
-            (neg if ann.get('negative') else pos)[ann['image_id']].append((x, y))
-    counts['clicks'] = sum(len(v) for v in pos.values())
-    videos = defaultdict(list)
-    for img in data['images']:
-        if img.get('video_id') is None:
-            counts['skipped: no video_id'] += 1
-        else:
-            videos[img['video_id']].append(img)
+    # the dataset's own reading: errors name the file and the record
+    infos = parse_carcinosis_annotations(data, src_file, osp.join(data_root, img_prefix))
+    counts = Counter(frames=len(infos), clicks=sum(len(i['keypoints']) for i in infos))
+    videos, alone = videos_of(infos)
+    counts['skipped: no video_id'] = alone
     next_id = max((a['id'] for a in data['annotations']), default=0) + 1
     added = []
-    for n, (vid, imgs) in enumerate(sorted(videos.items(), key=lambda kv: str(kv[0]))):
-        imgs = sorted(imgs, key=lambda im: im.get('frame_id', 0))
-        frames = []
-        for img in imgs:
-            path = osp.join(data_root, img_prefix, img['file_name'])
-            im = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-            if im is None:
-                raise SystemExit(f'error: {src_file}: image id {img["id"]}: cannot read {path}')
-            frames.append(gray(im[..., :3] if im.ndim == 3 else im))
-        sizes = {f.shape for f in frames}
-        if len(sizes) > 1:
-            counts['skipped: video with frames of several sizes'] += len(imgs)
+    for n, video in enumerate(videos):
+        try:
+            frames = read_frames(video)
+        except FileNotFoundError as e:
+            raise SystemExit(f'error: {src_file}: {e}')
+        if frames is None:
+            counts['skipped: video with frames of several sizes'] += len(video)
             continue
-        dense = [bool(img.get('dense')) for img in imgs]
-        counts['skipped: dense frame'] += sum(dense)
+        counts['skipped: dense frame'] += sum(i['dense'] for i in video)
         carried = propagate_video(
-            frames, [np.array(pos[im['id']], dtype=np.float64).reshape(-1, 2) for im in imgs],
-            radius, negatives=[np.array(neg[im['id']], dtype=np.float64).reshape(-1, 2)
-                               for im in imgs],
-            targets=[not d for d in dense], max_gap=max_gap, min_ncc=min_ncc, half=patch,
-            search=search)
-        for img, got in zip(imgs, carried):
+            frames, [i['keypoints'].reshape(-1, 2) for i in video], radius,
+            negatives=[i['negative_keypoints'] for i in video],
+            targets=[not i['dense'] for i in video], max_gap=max_gap, min_ncc=min_ncc,
+            half=patch, search=search)
+        for info, got in zip(video, carried):
             for (x, y), j, s in zip(got['points'], got['source'], got['ncc']):
-                added.append(dict(id=next_id, image_id=img['id'], category_id=1,
+                added.append(dict(id=next_id, image_id=info['img_id'], category_id=1,
                                   keypoints=[round(float(x), 2), round(float(y), 2), 2],
                                   num_keypoints=1, iscrowd=0,
-                                  propagated=dict(image_id=imgs[j]['id'],
+                                  propagated=dict(image_id=video[j]['img_id'],
                                                   ncc=round(float(s), 4))))
                 next_id += 1
-        log(f'video {vid} ({n + 1}/{len(videos)}): {len(imgs)} frames, '
+        log(f'video {video[0]["video_id"]} ({n + 1}/{len(videos)}): {len(video)} frames, '
             f'{sum(len(g["points"]) for g in carried)} points carried')
     counts['carried'] = len(added)
     data = dict(data, annotations=data['annotations'] + added)
@@ -147,30 +130,24 @@ def propagate_file(data_root, radius, ann_file='annotations/train.json',
 def check_carried(added, truth_file, radius) -> Counter:
     """How many carried points lie within ``radius`` of a nodule of
     ``truth_file`` (frames it holds only), per group of that nodule."""
+    from mmpose_carcinosis.datasets import parse_carcinosis_annotations
     from mmpose_carcinosis.models.utils.pseudo_labels import near
     with open(truth_file) as f:
-        truth = json.load(f)
-    held = {img['id'] for img in truth['images']}
-    points, groups = defaultdict(list), defaultdict(list)
-    for ann in truth['annotations']:
-        if ann['keypoints'][2] > 0 and not ann.get('negative'):
-            points[ann['image_id']].append(ann['keypoints'][:2])
-            groups[ann['image_id']].append(ann.get('group'))
-    counts = Counter()
+        truth = {i['img_id']: i for i in parse_carcinosis_annotations(json.load(f), truth_file)}
     by_frame = defaultdict(list)
     for ann in added:
-        if ann['image_id'] in held:
+        if ann['image_id'] in truth:
             by_frame[ann['image_id']].append(ann['keypoints'][:2])
+    counts = Counter()
     for img_id, carried in by_frame.items():
         carried = np.array(carried, dtype=np.float64)
-        true = np.array(points[img_id], dtype=np.float64).reshape(-1, 2)
-        counts['checked'] += len(carried)
+        true = truth[img_id]['keypoints'].reshape(-1, 2)
         hit = near(carried, true, radius)
-        counts['correct'] += int(hit.sum())
+        counts.update(checked=len(carried), correct=int(hit.sum()))
         if hit.any():
             nearest = np.linalg.norm(carried[hit][:, None] - true[None], axis=-1).argmin(1)
-            counts.update(f'correct {groups[img_id][k]}' for k in nearest
-                          if groups[img_id][k] is not None)
+            counts.update(f'correct {truth[img_id]["group"][k]}' for k in nearest
+                          if truth[img_id]['group'][k] is not None)
     return counts
 
 

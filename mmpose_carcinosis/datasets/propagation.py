@@ -29,6 +29,34 @@ def gray(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32)
 
 
+def videos_of(infos: Sequence[dict]) -> Tuple[List[List[dict]], int]:
+    """Data infos (:func:`parse_carcinosis_annotations`' records) grouped by
+    ``video_id``, each video in ``frame_id`` order (videos ordered by their
+    id as text). Returns the videos and how many infos had no
+    ``video_id`` (left out)."""
+    videos, alone = {}, 0
+    for info in infos:
+        if info.get('video_id') is None:
+            alone += 1
+        else:
+            videos.setdefault(info['video_id'], []).append(info)
+    return ([sorted(videos[v], key=lambda d: d.get('frame_id') or 0)
+             for v in sorted(videos, key=str)], alone)
+
+
+def read_frames(infos: Sequence[dict]) -> Optional[List[np.ndarray]]:
+    """The (H, W) float32 frames (:func:`gray`) of ``infos``' ``img_path``;
+    None when they are not all of one size (they cannot be registered)."""
+    frames = []
+    for info in infos:
+        img = cv2.imread(info['img_path'], cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f'image id {info.get("img_id")}: cannot read '
+                                    f'{info["img_path"]}')
+        frames.append(gray(img))
+    return frames if len({f.shape for f in frames}) <= 1 else None
+
+
 def band_pass(img: np.ndarray, fine: float = 1.0, coarse: float = 6.0) -> np.ndarray:
     """Difference of Gaussian blurs (standard deviations in pixels): what
     is fixed to the camera (vignette, illumination) is smooth and goes."""
@@ -167,14 +195,14 @@ def suppress_points(points: np.ndarray, scores: np.ndarray, radius: float) -> np
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     d = np.linalg.norm(points[:, None] - points[None], axis=-1)
-    near = (d <= radius) & ~np.eye(n, dtype=bool)
-    higher = near & (rank[None, :] < rank[:, None])  # [i, j]: j outranks i nearby
+    close = (d <= radius) & ~np.eye(n, dtype=bool)
+    higher = close & (rank[None, :] < rank[:, None])  # [i, j]: j outranks i nearby
     keep = np.zeros(n, dtype=bool)
     alive = np.ones(n, dtype=bool)
     while alive.any():
         chosen = alive & ~(higher & alive[None, :]).any(1)
         keep |= chosen
-        alive &= ~chosen & ~near[:, chosen].any(1)
+        alive &= ~chosen & ~close[:, chosen].any(1)
     return keep
 
 
@@ -219,8 +247,9 @@ def propagate_video(frames: Sequence[np.ndarray], points: Sequence[np.ndarray],
     for i in range(n):
         found, source, score = [np.zeros((0, 2))], [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
         height, width = frames[i].shape
-        for j in range(max(0, i - max_gap), min(n, i + max_gap + 1)):
-            if j == i or not targets[i] or len(points[j]) == 0:
+        sources = range(max(0, i - max_gap), min(n, i + max_gap + 1)) if targets[i] else ()
+        for j in sources:
+            if j == i or len(points[j]) == 0:
                 continue
             if (i, j) not in shifts:
                 shifts[(j, i)] = frame_shift(frames[j], frames[i])[0]

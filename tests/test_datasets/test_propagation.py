@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from helpers import ROOT, load_script
 from mmpose_carcinosis.datasets.propagation import (confirm_in_video, frame_shift, match_points,
-                                                    propagate_video, suppress_points)
+                                                    propagate_video, read_frames, suppress_points,
+                                                    videos_of)
 
 
 def scene(h=200, w=260, seed=0):
@@ -124,6 +125,23 @@ def test_confirm_in_video_weak_peaks_where_a_confident_one_lands():
     weak[1][0] = blobs[0] - views[1] + [6.0, 0.0]
     assert confirm_in_video(frames, confident, weak, known, 5, half=6,
                             search=6)[1].tolist() == [False, False]
+
+
+def test_videos_of_and_read_frames(tmp_path):
+    # videos in frame order, frames without a video counted; frames of
+    # several sizes cannot be registered; a missing image names its path
+    import cv2
+    infos = [dict(img_id=1, video_id=2, frame_id=1), dict(img_id=2, video_id=1, frame_id=0),
+             dict(img_id=3, video_id=2, frame_id=0), dict(img_id=4, video_id=None)]
+    videos, alone = videos_of(infos)
+    assert [[i['img_id'] for i in v] for v in videos] == [[2], [3, 1]] and alone == 1
+    for name, size in (('a', (20, 30)), ('b', (20, 30)), ('c', (21, 30))):
+        cv2.imwrite(str(tmp_path / f'{name}.png'), np.full(size + (3, ), 9, np.uint8))
+    two = read_frames([dict(img_path=str(tmp_path / n)) for n in ('a.png', 'b.png')])
+    assert [f.shape for f in two] == [(20, 30), (20, 30)] and two[0].dtype == np.float32
+    assert read_frames([dict(img_path=str(tmp_path / n)) for n in ('a.png', 'c.png')]) is None
+    with pytest.raises(FileNotFoundError, match='nope.png'):
+        read_frames([dict(img_id=5, img_path=str(tmp_path / 'nope.png'))])
 
 
 def test_propagate_clicks_tool(data_root, tmp_path):

@@ -155,7 +155,7 @@ def _quality_stats(rank, world):
             seen.append(i)
             f = frames[i]
             yield SimpleNamespace(
-                img_path=f['img_path'],
+                img_id=i, img_path=f['img_path'],
                 pred_instances=SimpleNamespace(keypoints=f['pred'][:, None],
                                                keypoint_scores=f['scores'][:, None]),
                 gt_instances=SimpleNamespace(keypoints=f['truth'][:, None]))
@@ -166,7 +166,8 @@ def _quality_stats(rank, world):
         hook._dataset = list(range(len(frames)))
         hook._clicks = {f['img_path']: f['clicks'] for f in frames}
         model = SimpleNamespace(teachers=lambda: [None], pair_suffixes=('', ),
-                                click_radius=5.0, thresholds=lambda pair: (0.5, 0.1, None))
+                                click_radius=5.0, thresholds=lambda pair: (0.5, 0.1, None),
+                                frozen=lambda img_id: np.zeros((0, 2)))
         hub = MessageHub.get_instance(f'quality_{rank}_{world}')
         runner = SimpleNamespace(
             epoch=0, rank=rank, model=model, message_hub=hub,

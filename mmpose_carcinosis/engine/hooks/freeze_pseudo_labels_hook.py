@@ -1,9 +1,7 @@
 """Easy-to-hard rounds of self-training: the pseudo labels two successive
 teachers agree on are frozen as labels."""
-from collections import defaultdict
 from typing import Optional
 
-import cv2
 import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_dist_info
@@ -130,26 +128,20 @@ class FreezePseudoLabelsHook(Hook):
                            rank, world):
         """The weak peaks confirmed across each video (every rank its share
         of the videos), gathered: (ids (M,), points (M, 2))."""
-        from mmpose_carcinosis.datasets.propagation import confirm_in_video, gray
+        from mmpose_carcinosis.datasets.propagation import (confirm_in_video, read_frames,
+                                                            videos_of)
         weak = {k: v for part in weak_parts for k, v in part.items()}
         known = {k: v for part in known_parts for k, v in part.items()}
-        videos = defaultdict(list)
-        for i in range(len(frames)):
-            info = frames.get_data_info(i)
-            if info.get('video_id') is not None:
-                videos[info['video_id']].append(info)
+        videos, _ = videos_of(frames.get_data_info(i) for i in range(len(frames)))
         out_ids, out_points = [], []
-        for n, vid in enumerate(sorted(videos, key=str)):
-            if n % world != rank:
+        for video in videos[rank::world]:
+            images = read_frames(video)
+            if images is None:  # frames of several sizes cannot be registered
                 continue
-            infos = sorted(videos[vid], key=lambda d: d.get('frame_id') or 0)
-            img_ids = [int(d['img_id']) for d in infos]
-            confident = [points[ids == i] for i in img_ids]
-            images = [gray(cv2.imread(d['img_path'], cv2.IMREAD_COLOR)) for d in infos]
-            if len({im.shape for im in images}) > 1:
-                continue
-            masks = confirm_in_video(images, confident, [weak[i] for i in img_ids],
-                                     [known[i] for i in img_ids], radius, **self.video)
+            img_ids = [int(d['img_id']) for d in video]
+            masks = confirm_in_video(images, [points[ids == i] for i in img_ids],
+                                     [weak[i] for i in img_ids], [known[i] for i in img_ids],
+                                     radius, **self.video)
             for i, mask in zip(img_ids, masks):
                 out_ids.append(np.full(int(mask.sum()), i, np.int64))
                 out_points.append(weak[i][mask].astype(np.float32))

@@ -109,10 +109,7 @@ class PseudoLabelQualityHook(Hook):
             keep, unclicked, found, over = score_pseudo_labels(
                 pts, scores, truth, clicks, high, model.click_radius, self.radius, cap)
             counts[:4] += (found.sum(), keep.sum(), unclicked.sum(), over)
-            if pair == 0 and len(getattr(model, 'frozen_img_ids', ())):
-                frozen = model.frozen(sample.img_id)
-            else:
-                frozen = np.zeros((0, 2))
+            frozen = model.frozen(sample.img_id) if pair == 0 else np.zeros((0, 2))
             if len(frozen):
                 _, _, hit, _ = score_pseudo_labels(frozen, np.ones(len(frozen)), truth, clicks,
                                                    0.0, model.click_radius, self.radius)

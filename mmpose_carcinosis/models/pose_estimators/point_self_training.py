@@ -281,7 +281,7 @@ class PointSelfTraining(BaseModel):
         pixels) on training frames ``img_ids`` (M,): those within
         ``click_radius`` of the previous teacher's candidate on the same
         frame (:func:`stable_points`) become labels for the rest of
-        training (like clicks); all of them are the next candidates, and
+        training (like clicks, :meth:`freeze_points`); all of them are the next candidates, and
         ``frozen_version`` becomes the teacher's version. Returns how many
         were frozen."""
         dev = self.frozen_points.device
@@ -289,14 +289,11 @@ class PointSelfTraining(BaseModel):
         pts = np.asarray(points, np.float32).reshape(-1, 2)
         stable = stable_points(ids, pts, self.candidate_img_ids.cpu().numpy(),
                                self.candidate_points.cpu().numpy(), self.click_radius)
-        self.frozen_img_ids = torch.cat([self.frozen_img_ids,
-                                         torch.as_tensor(ids[stable], device=dev)])
-        self.frozen_points = torch.cat([self.frozen_points,
-                                        torch.as_tensor(pts[stable], device=dev)])
+        frozen = self.freeze_points(ids[stable], pts[stable])
         self.candidate_img_ids = torch.as_tensor(ids, device=dev)
         self.candidate_points = torch.as_tensor(pts, device=dev)
         self.frozen_version.fill_(int(self.teacher_version))
-        return int(stable.sum())
+        return frozen
 
     def freeze_points(self, img_ids: np.ndarray, points: np.ndarray) -> int:
         """Freeze ``points`` (M, 2, frame pixels) of training frames
