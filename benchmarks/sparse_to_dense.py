@@ -58,7 +58,10 @@ TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
 PROPAGATED = ('cragtail_video', 'cragtail_paste_video')
 #: methods that change the training data (a transform, the clicks, both)
 DATA_METHODS = tuple(dict.fromkeys([*TRAIN_TRANSFORMS, *PROPAGATED]))
-DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', 'dense')
+#: the shipped stage one (configs/cragtail-paste_*): what stage two, the
+#: review loop and the demo start from
+STAGE_ONE = 'cragtail_paste'
+DEFAULT_LOSSES = ('mse', 'hill', 'cragtail', STAGE_ONE, 'dense')
 DEFAULT_SEEDS = (0, 1, 2)
 # generated frames are 480x270; nodule radius range per preset at that size
 # (varied: 2 to 8 px, i.e. 5 to 21 px at 1280x720: the generator's own 2 to

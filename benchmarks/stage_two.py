@@ -4,22 +4,26 @@ predictions beat simply training stage one longer?
 
 Per training seed (0 1 2 by default), on the default sparse-to-dense data:
 
-- ``stage1``: Crag and Tail on the clicks (the run of
-  ``benchmarks/sparse_to_dense.py``, reused; trained here if missing);
+- ``stage1``: the stage-one method ``--teacher`` (default the shipped one,
+  Crag and Tail with pasted dimmed copies of the clicks) on the clicks (the
+  run of ``benchmarks/sparse_to_dense.py``, reused; trained here if missing);
 - ``control``: stage one continued from its last checkpoint for the same
   schedule as stage two (same epochs, optimiser, learning rate);
 - ``splc``: the same continuation with SPLC's online flip
   (``SPLCCragTailLoss``, tau 0.6): the single-network alternative;
-- ``stage2``: ``configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py`` (frozen flip-test teacher)
-  from that checkpoint; ``stage2_noflip``: the teacher without the flip
-  test; ``stage2_ema``: an EMA teacher (MMDetection's ``MeanTeacherHook``);
-  ``stage2_rounds``: the teacher replaced by the best student every 5
-  epochs (``TeacherRefreshHook``); ``stage2_frozen``: easy-to-hard rounds,
-  a new teacher every 3 epochs and the pseudo labels two successive
-  teachers agree on frozen as labels (``FreezePseudoLabelsHook``);
-  ``stage2_frozen_video``: the same, and weak teacher peaks a confident
-  peak of another frame of the video confirms frozen too
-  (``FreezePseudoLabelsHook(video=dict())``);
+- ``stage2``: the shipped stage two,
+  ``configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py``, from
+  that checkpoint: easy-to-hard rounds, a new teacher every 3 epochs and the
+  pseudo labels two successive teachers agree on frozen as labels
+  (``FreezePseudoLabelsHook``); ``stage2_frozen_video``: the same, and weak
+  teacher peaks a confident peak of another frame of the video confirms
+  frozen too (``FreezePseudoLabelsHook(video=dict())``);
+- ``stage2_single``: ``configs/selftrain-single_...``, one frozen flip-test
+  teacher for the whole run (the stage two shipped before the rounds); the
+  rest change one thing of it: ``stage2_noflip``: the teacher without the
+  flip test; ``stage2_ema``: an EMA teacher (MMDetection's
+  ``MeanTeacherHook``); ``stage2_rounds``: the teacher replaced by the best
+  student every 5 epochs (``TeacherRefreshHook``), no labels frozen;
   ``stage2_noband``: without the ignore
   band (``low_thr = high_thr``: teacher peaks below the pseudo-label
   threshold keep the Crag and Tail tail); ``stage2_count``: thresholds from
@@ -75,8 +79,8 @@ sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 import sparse_to_dense as s2d  # noqa: E402
 
 STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py'
-METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_noflip', 'stage2_ema', 'stage2_rounds',
-           'stage2_frozen', 'stage2_frozen_video',
+METHODS = ('stage1', 'control', 'splc', 'stage2', 'stage2_frozen_video', 'stage2_single',
+           'stage2_noflip', 'stage2_ema', 'stage2_rounds',
            'stage2_noband', 'stage2_count', 'stage2_lowest', 'stage2_p80', 'stage2_negw',
            'stage2_cross',
            'dense')
@@ -108,7 +112,7 @@ def parse_args(argv=None):
     p.add_argument('--s2d-tag', default='sparse_to_dense',
                    help='with --data-root: the sparse-to-dense run\'s --tag, whose '
                    'work dir holds the stage-one runs to reuse')
-    p.add_argument('--teacher', default='cragtail',
+    p.add_argument('--teacher', default=s2d.STAGE_ONE,
                    choices=sorted(set(s2d.METHODS) - {'dense'}),
                    help='the stage-one method (a sparse-to-dense --losses name) every '
                    'stage-two run starts from and ``stage1`` reports; its runs live in '
@@ -198,15 +202,19 @@ HOOK_CHANGES = {
 }
 
 #: methods trained from their own config: the stage-two config's name with
-#: this prefix instead of ``selftrain_`` (configs/selftrain-ema_..., ...)
-VARIANT_PREFIX = {'stage2_ema': 'selftrain-ema_', 'stage2_rounds': 'selftrain-rounds_',
-                  'stage2_frozen': 'selftrain-frozen_', 'stage2_frozen_video': 'selftrain-frozen_',
-                  'stage2_cross': 'crosstrain_'}
+#: this prefix instead of ``selftrain_`` (configs/selftrain-single_...); the
+#: rest train from the stage-two config itself
+SINGLE = 'selftrain-single_'
+VARIANT_PREFIX = {'stage2_single': SINGLE, 'stage2_noflip': SINGLE, 'stage2_noband': SINGLE,
+                  'stage2_count': SINGLE, 'stage2_lowest': SINGLE, 'stage2_p80': SINGLE,
+                  'stage2_negw': SINGLE, 'stage2_ema': 'selftrain-ema_',
+                  'stage2_rounds': 'selftrain-rounds_', 'stage2_cross': 'crosstrain_'}
 
 
 def variant_config(stage2_config: str, method: str) -> str:
     """The config of ``method``: ``stage2_config`` itself, or its
-    ``selftrain-ema_`` / ``selftrain-rounds_`` / ``crosstrain_`` sibling."""
+    ``selftrain-single_`` / ``selftrain-ema_`` / ``selftrain-rounds_`` /
+    ``crosstrain_`` sibling (:data:`VARIANT_PREFIX`)."""
     prefix = VARIANT_PREFIX.get(method)
     if prefix is None:
         return stage2_config

@@ -1,17 +1,17 @@
-# Stage two of the CPU demo (tools/train_two_stage.sh runs both stages):
+# Stage two of the CPU demo (tools/train_two_stage.sh runs both stages), in
+# easy-to-hard rounds: the student learns from the clicks and from its
+# teacher's confident peaks; every 3 epochs the teacher is replaced by the
+# best student so far (4 teachers in 10 epochs) and recalibrated, and the
+# pseudo labels two successive teachers agree on are frozen as labels
+# (FreezePseudoLabelsHook; they follow each sample's affine and flip, so the
+# training pipeline packs 'warp_mat'). Start it from the shipped stage one
+# (cragtail-paste_...):
 #   python tools/train.py CONFIG --cfg-options model.init_cfg.checkpoint=STAGE_ONE.pth
-_base_ = ['./cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py',
-          './_base_/self_training.py']
-model = dict(_base_.self_training, _delete_=True, detector=_base_.model,
-             semi_train_cfg=dict(_base_.semi_train_cfg, ramp_iters=60))
-# the generator writes the training frames' dense truth: pseudo-label
-# precision and recall are logged after every epoch
-custom_hooks = _base_.custom_hooks + _base_.stage_two_hooks + [
-    dict(type='PseudoLabelQualityHook', dense_ann_file='annotations/train_dense.json',
-         radius=10.)]
+# One teacher for the whole run: selftrain-single_... (docs/stage_two.md).
+_base_ = ['./selftrain-single_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py']
 
-train_cfg = dict(max_epochs=10, val_interval=5)
-param_scheduler = [
-    dict(type='CosineAnnealingLR', begin=0, end=10, T_max=10, by_epoch=True, eta_min=1e-5),
-]
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline[:-1] + [
+    dict(type='PackPoseInputs', meta_keys=_base_.meta_keys + ('warp_mat', ))]))
+custom_hooks = _base_.custom_hooks + [
+    dict(type='TeacherRefreshHook', interval=3, source='best'),
+    dict(type='FreezePseudoLabelsHook')]

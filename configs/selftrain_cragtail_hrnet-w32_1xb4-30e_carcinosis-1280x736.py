@@ -1,14 +1,16 @@
-# Stage two (self-training): a student initialised from the stage-one model
-# learns from the clicks and from the frozen stage-one teacher's confident
-# predictions. Give the stage-one checkpoint:
+# Stage two (self-training) in easy-to-hard rounds: a student initialised
+# from the stage-one model learns from the clicks and from its teacher's
+# confident peaks; every 10 epochs the teacher is replaced by the best
+# student so far and recalibrated, and the pseudo labels two successive
+# teachers agree on are frozen as labels (FreezePseudoLabelsHook; they follow
+# each sample's affine and flip, so the training pipeline packs 'warp_mat').
+# Start it from the shipped stage one (cragtail-paste_...):
 #   python tools/train.py CONFIG --cfg-options model.init_cfg.checkpoint=STAGE_ONE.pth
-_base_ = ['./cragtail_hrnet-w32_1xb4-100e_carcinosis-1280x736.py',
-          './_base_/self_training.py']
-model = dict(_base_.self_training, _delete_=True, detector=_base_.model)
-custom_hooks = _base_.custom_hooks + _base_.stage_two_hooks
+# One teacher for the whole run: selftrain-single_... (docs/stage_two.md).
+_base_ = ['./selftrain-single_cragtail_hrnet-w32_1xb4-30e_carcinosis-1280x736.py']
 
-train_cfg = dict(max_epochs=30, val_interval=5)
-optim_wrapper = dict(optimizer=dict(lr=0.001))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', begin=0, end=30, T_max=30, by_epoch=True, eta_min=1e-5),
-]
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline[:-1] + [
+    dict(type='PackPoseInputs', meta_keys=_base_.meta_keys + ('warp_mat', ))]))
+custom_hooks = _base_.custom_hooks + [
+    dict(type='TeacherRefreshHook', interval=10, source='best'),
+    dict(type='FreezePseudoLabelsHook')]

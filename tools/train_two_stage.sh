@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Usage: tools/train_two_stage.sh STAGE1_CONFIG STAGE2_CONFIG WORK_DIR [train.py args...]
 # (the train.py arguments, --cfg-options included, go to both stages)
-# Stage one (sparse clicks, Crag and Tail), then stage two (self-training from
-# the stage-one model) in WORK_DIR/stage1 and WORK_DIR/stage2. The stage-one
-# checkpoint handed over is its last one; --resume continues whichever stage
-# was interrupted (a finished stage one is not trained again).
-#   tools/train_two_stage.sh configs/cragtail_hrnet-w18s_1xb4-30e_synthetic-480x288.py configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py work_dirs/two_stage
+# Stage one (sparse clicks; the shipped one pastes dimmed copies of them),
+# then stage two (self-training from the stage-one model) in WORK_DIR/stage1
+# and WORK_DIR/stage2. The stage-one checkpoint handed over is its last one;
+# --resume continues whichever stage was interrupted (a finished stage one is
+# not trained again).
+#   tools/train_two_stage.sh configs/cragtail-paste_hrnet-w18s_1xb4-30e_synthetic-480x288.py configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py work_dirs/two_stage
 set -euo pipefail
 STAGE1=$1
 STAGE2=$2

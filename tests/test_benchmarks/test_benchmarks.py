@@ -161,7 +161,8 @@ def test_summary_with_groups_and_dense_ceiling(bench):
 
 def test_default_run_is_three_seeds_with_the_ceiling(bench):
     args = bench.parse_args([])
-    assert args.losses == ['mse', 'hill', 'cragtail', 'dense']
+    # the loss baselines, the shipped stage one and the ceiling
+    assert args.losses == ['mse', 'hill', 'cragtail', 'cragtail_paste', 'dense']
     assert bench.DEFAULT_SEEDS == (0, 1, 2) and args.seeds is None
     assert (args.preset, args.click_bias) == ('varied', None)
     assert bench.METHODS['dense'] == ('cragtail', 'dense')
@@ -196,11 +197,12 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     import sys
     sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
     import stage_two
+    from mmengine.config import Config
     curve = {'10': dict(thresholds=[0.8, 0.5, 0.3, 0.1], precision=[1.0, 0.95, 0.9, 0.6],
                         recall=[0.1, 0.3, 0.5, 0.8])}
     calls = []
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
-              stage2_ema=66.0, stage2_rounds=71.0, stage2_frozen=71.5, stage2_frozen_video=72.5, stage2_noband=68.0, stage2_count=69.0,
+              stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_noband=68.0, stage2_count=69.0,
               stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
@@ -238,9 +240,14 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     by_method = {}
     for method, overrides, config in calls:
         by_method.setdefault(method, (overrides, config))
-    ckpt = osp.join(work_dir, 'clicks_1-5', 'cragtail', 'epoch_30.pth')
+    # stage two starts from the shipped stage one, the pasted copies
+    assert stage_two.s2d.STAGE_ONE == 'cragtail_paste'
+    ckpt = osp.join(work_dir, 'clicks_1-5', 'cragtail_paste', 'epoch_30.pth')
     over, config = by_method['stage2']
     assert config == stage_two.STAGE2_CONFIG
+    # the shipped stage two: easy-to-hard rounds with frozen labels
+    shipped = [h['type'] for h in Config.fromfile(osp.join(ROOT, config)).custom_hooks]
+    assert {'TeacherRefreshHook', 'FreezePseudoLabelsHook'} <= set(shipped)
     # thresholds: the config's PseudoThresholdHook
     assert over == {'model.init_cfg.checkpoint': ckpt}
     # variants train from their own configs (hooks as there)
@@ -248,8 +255,14 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
         stage_two.STAGE2_CONFIG)[len('selftrain_'):])
     assert by_method['stage2_rounds'][1].endswith('selftrain-rounds_' + osp.basename(
         stage_two.STAGE2_CONFIG)[len('selftrain_'):])
-    assert by_method['stage2_frozen'][1].endswith('selftrain-frozen_' + osp.basename(
+    single = osp.join(osp.dirname(stage_two.STAGE2_CONFIG), 'selftrain-single_' + osp.basename(
         stage_two.STAGE2_CONFIG)[len('selftrain_'):])
+    # one teacher for the whole run, and the variants of it
+    for m in ('stage2_single', 'stage2_noflip', 'stage2_noband', 'stage2_count',
+              'stage2_lowest', 'stage2_p80', 'stage2_negw'):
+        assert by_method[m][1] == single, m
+    assert 'FreezePseudoLabelsHook' not in [
+        h['type'] for h in Config.fromfile(osp.join(ROOT, single)).custom_hooks]
     assert by_method['stage2_cross'][1].endswith('crosstrain_' + osp.basename(
         stage_two.STAGE2_CONFIG)[len('selftrain_'):])
 
@@ -262,15 +275,18 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     p80 = hook('stage2_p80', 'PseudoThresholdHook')[0]
     assert p80['precision_scan'] == 'lowest' and p80['precision'] == 0.8
     assert by_method['stage2_negw'][0]['model.semi_train_cfg.negative_gamma'] == 2.0
-    assert by_method['stage2_frozen_video'][1] == by_method['stage2_frozen'][1]
+    assert by_method['stage2_frozen_video'][1] == stage_two.STAGE2_CONFIG
     assert hook('stage2_frozen_video', 'FreezePseudoLabelsHook')[0]['video'] == {}
     assert by_method['stage2_noflip'][0]['model.semi_train_cfg.teacher_flip'] is False
     # the cross partner is the next seed's stage-one model, listed or not
     partners = [o['model.partner_load_from'] for m, o, _ in calls if m == 'stage2_cross']
-    assert partners == [osp.join(work_dir, f'seed_{s}', 'clicks_1-5', 'cragtail',
+    assert partners == [osp.join(work_dir, f'seed_{s}', 'clicks_1-5', 'cragtail_paste',
                                  'epoch_30.pth') for s in (1, 2)]
     control = by_method['control'][0]
     assert control['load_from'] == ckpt and control['train_cfg']['max_epochs'] == 10
+    # the control trains on what its stage one trained on: the pasted copies
+    assert 'PasteDimmedNodules' in [t['type'] for t in
+                                    control['train_dataloader.dataset.pipeline']]
     with open(tmp_path / 'out' / 'stage_two.json') as f:
         result = json.load(f)
     s = result['summary']
@@ -487,7 +503,7 @@ def test_own_data_root_with_dense_truth(bench, tmp_path, monkeypatch):
     # without the dense truth: no ceiling
     bench.main(['--data-root', str(data), '--seeds', '0', '--out', out, '--tag', 'mine',
                 '--work-dir', str(tmp_path / 'w1')])
-    assert [osp.basename(osp.dirname(w)) for w, _, _ in calls] == ['clicks_1-5'] * 3
+    assert [osp.basename(osp.dirname(w)) for w, _, _ in calls] == ['clicks_1-5'] * 4
     (data / 'annotations' / 'train_dense.json').write_text('{}')
     calls.clear()
     bench.main(['--data-root', str(data), '--seeds', '0', '--out', out, '--tag', 'mine',
@@ -500,8 +516,9 @@ def test_own_data_root_with_dense_truth(bench, tmp_path, monkeypatch):
                     '--methods', 'stage1', 'stage2', 'dense', '--out', out,
                     '--tag', 'mine_stage_two', '--work-dir', str(tmp_path / 'w2')])
     # stage one is the sparse-to-dense run of the same work dir
-    assert calls[0][0] == str(tmp_path / 'w2' / 'clicks_1-5' / 'cragtail')
-    stage2 = [o for w, _, o in calls if w.endswith(osp.join('stage_two', 'stage2'))][0]
+    assert calls[0][0] == str(tmp_path / 'w2' / 'clicks_1-5' / 'cragtail_paste')
+    stage2 = [o for w, _, o in calls
+              if w.endswith(osp.join('stage_two_cragtail_paste', 'stage2'))][0]
     quality = [h for h in stage2['custom_hooks'] if h['type'] == 'PseudoLabelQualityHook']
     assert quality[0]['radius'] == 14.0
     assert [o for w, _, o in calls if 'clicks_dense' in w] == [

@@ -246,13 +246,13 @@ def test_rounds_of_self_training(trained, data_root, tmp_path):
 
 
 def test_easy_to_hard_rounds_freeze_what_two_teachers_agree_on(trained, data_root, tmp_path):
-    # the frozen config: a new teacher every epoch here, each recalibrated
+    # the shipped stage-two config: a new teacher every epoch here, each recalibrated
     # (count rule: pseudo labels on every frame) and its pseudo labels
     # handed to the model; those two successive teachers agree on are
     # labels from then on, in the checkpoints, and a resumed run keeps them
     stage_one = osp.join(trained[0], 'epoch_2.pth')
     frozen_cfg = osp.join(ROOT, 'configs',
-                          'selftrain-frozen_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
+                          'selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
     from mmengine.config import Config
     change = {'TeacherRefreshHook': dict(interval=1, source='student'),
               'PseudoThresholdHook': dict(rule='count', per_frame=4, score_floor=1e-4)}
@@ -296,7 +296,7 @@ def test_frozen_rounds_confirm_weak_peaks_across_video_frames(trained, data_root
     # labels stay frame pixels of training frames
     stage_one = osp.join(trained[0], 'epoch_2.pth')
     frozen_cfg = osp.join(ROOT, 'configs',
-                          'selftrain-frozen_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
+                          'selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
     from mmengine.config import Config
     change = {'TeacherRefreshHook': dict(interval=1, source='student'),
               'PseudoThresholdHook': dict(rule='count', per_frame=4, score_floor=1e-4),

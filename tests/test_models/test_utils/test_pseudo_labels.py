@@ -197,7 +197,7 @@ def test_frame_points_follow_the_training_augmentation(flip):
     from mmpose_carcinosis.models.utils import frame_to_input
     from helpers import ROOT
     import os.path as osp
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'selftrain-frozen_cragtail_hrnet-w18s_'
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'selftrain_cragtail_hrnet-w18s_'
                                    '1xb4-10e_synthetic-480x288.py'))
     steps = [dict(t, prob=flip) if t['type'] == 'PointRandomFlip' else t
              for t in cfg.train_dataloader.dataset.pipeline[1:]]
