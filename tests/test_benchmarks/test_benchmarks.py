@@ -363,6 +363,16 @@ def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
     other.auto_scale_lr.enable = True
     finished(other)
     assert status() == 'changed'
+    # a hook argument spelled out at its default is the same run; another
+    # value is not
+    hooks = [dict(type='PseudoThresholdHook', precision=0.9, frame_cap=2.0)]
+    spelled = Config.fromfile(path)
+    spelled.custom_hooks = list(cfg.custom_hooks) + [dict(hooks[0], precision_scan='from_top')]
+    plain = Config(dict(cfg.to_dict(), custom_hooks=list(cfg.custom_hooks) + hooks))
+    assert bench.config_status(spelled, plain) == 'same'
+    spelled.custom_hooks[-1]['precision_scan'] = 'lowest'
+    assert bench.config_status(spelled, plain) == 'changed'
+    assert bench.without_defaults(dict(type='NoSuchHook', a=1)) == dict(type='NoSuchHook', a=1)
     # another decode floor or top-k: same training, re-tested
     finished(cfg)
     args.decode_floor = 0.01
