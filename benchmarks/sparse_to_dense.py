@@ -365,12 +365,34 @@ def semi_form(model):
     return model
 
 
+def without_defaults(hook):
+    """``hook`` (a config dict) without the arguments equal to its class's
+    defaults: a config that spells out a default builds the same hook.
+    Hooks the registry does not know are returned as they are."""
+    import inspect
+
+    import mmpose_carcinosis  # noqa: F401  (registers the package's hooks)
+    from mmpose.registry import HOOKS
+    try:
+        cls = HOOKS.get(hook['type'])
+    except Exception:  # a scope that is not imported here
+        cls = None
+    if cls is None:
+        return hook
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in hook.items()
+            if not (k in params and params[k].default is not inspect.Parameter.empty
+                    and params[k].default == v)}
+
+
 def neutral(cfg):
     """A copy of ``cfg`` without the hooks of ``NEUTRAL_HOOKS`` and the
     settings that do not change what a CPU run trains or how it is tested:
     cuDNN's kernel choice, the (disabled) learning-rate scaling rule, the
     path the test curve is written to, the config files' own variables and
-    the default scope; stage-two models in one form (:func:`semi_form`)."""
+    the default scope; hook arguments at their defaults
+    (:func:`without_defaults`); stage-two models in one form
+    (:func:`semi_form`)."""
     cfg = copy.deepcopy(cfg)
     for key in CONFIG_ONLY_KEYS:
         cfg.pop(key, None)
@@ -378,7 +400,8 @@ def neutral(cfg):
     if cfg.get('model', {}).get('type') in ('PointSelfTraining', 'PointCrossTraining'):
         cfg.model = semi_form(cfg.model)
     if cfg.get('custom_hooks'):
-        cfg.custom_hooks = [h for h in cfg.custom_hooks if h.get('type') not in NEUTRAL_HOOKS]
+        cfg.custom_hooks = [without_defaults(h) for h in cfg.custom_hooks
+                            if h.get('type') not in NEUTRAL_HOOKS]
     cfg.get('env_cfg', {}).pop('cudnn_benchmark', None)
     cfg.get('test_evaluator', {}).pop('curve_file', None)  # where the curve is written
     if not cfg.get('auto_scale_lr', {}).get('enable', False):

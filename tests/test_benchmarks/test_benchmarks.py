@@ -202,7 +202,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
                         recall=[0.1, 0.3, 0.5, 0.8])}
     calls = []
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
-              stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_scan_lowest=72.7, stage2_noband=68.0, stage2_count=69.0,
+              stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_scan_top=72.7, stage2_noband=68.0, stage2_count=69.0,
               stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
@@ -248,6 +248,9 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     # the shipped stage two: easy-to-hard rounds with frozen labels
     shipped = [h['type'] for h in Config.fromfile(osp.join(ROOT, config)).custom_hooks]
     assert {'TeacherRefreshHook', 'FreezePseudoLabelsHook'} <= set(shipped)
+    scan = [h for h in Config.fromfile(osp.join(ROOT, config)).custom_hooks
+            if h['type'] == 'PseudoThresholdHook']
+    assert [h['precision_scan'] for h in scan] == ['lowest']
     # thresholds: the config's PseudoThresholdHook
     assert over == {'model.init_cfg.checkpoint': ckpt}
     # variants train from their own configs (hooks as there)
@@ -276,10 +279,10 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert p80['precision_scan'] == 'lowest' and p80['precision'] == 0.8
     assert by_method['stage2_negw'][0]['model.semi_train_cfg.negative_gamma'] == 2.0
     assert by_method['stage2_frozen_video'][1] == stage_two.STAGE2_CONFIG
-    # the shipped rounds with the lowest threshold at the target precision
-    assert by_method['stage2_scan_lowest'][1] == stage_two.STAGE2_CONFIG
-    assert hook('stage2_scan_lowest', 'PseudoThresholdHook')[0]['precision_scan'] == 'lowest'
-    assert len(hook('stage2_scan_lowest', 'FreezePseudoLabelsHook')) == 1
+    # the shipped rounds with the scan from the top
+    assert by_method['stage2_scan_top'][1] == stage_two.STAGE2_CONFIG
+    assert hook('stage2_scan_top', 'PseudoThresholdHook')[0]['precision_scan'] == 'from_top'
+    assert len(hook('stage2_scan_top', 'FreezePseudoLabelsHook')) == 1
     assert hook('stage2_frozen_video', 'FreezePseudoLabelsHook')[0]['video'] == {}
     assert by_method['stage2_noflip'][0]['model.semi_train_cfg.teacher_flip'] is False
     # the cross partner is the next seed's stage-one model, listed or not
@@ -363,6 +366,16 @@ def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
     other.auto_scale_lr.enable = True
     finished(other)
     assert status() == 'changed'
+    # a hook argument spelled out at its default is the same run; another
+    # value is not
+    hooks = [dict(type='PseudoThresholdHook', precision=0.9, frame_cap=2.0)]
+    spelled = Config.fromfile(path)
+    spelled.custom_hooks = list(cfg.custom_hooks) + [dict(hooks[0], precision_scan='from_top')]
+    plain = Config(dict(cfg.to_dict(), custom_hooks=list(cfg.custom_hooks) + hooks))
+    assert bench.config_status(spelled, plain) == 'same'
+    spelled.custom_hooks[-1]['precision_scan'] = 'lowest'
+    assert bench.config_status(spelled, plain) == 'changed'
+    assert bench.without_defaults(dict(type='NoSuchHook', a=1)) == dict(type='NoSuchHook', a=1)
     # another decode floor or top-k: same training, re-tested
     finished(cfg)
     args.decode_floor = 0.01
