@@ -35,7 +35,9 @@ the cost fraction, mean ± sample std over seeds, per benchmark), with
 ``cost_fraction_at_90``: per benchmark and strategy, the cost fraction of
 the first round whose mean F1 reaches 90% of the dense ceiling's (null if
 none does; ``dense`` stays 1.0 by definition, ``dense_frames`` is the
-strategy above).
+strategy above), and ``cost_fraction_at_90_seeds``: the same crossing per
+seed, interpolated linearly between rounds, with its mean and sample std,
+so that two strategies are compared against their spread.
 
     python benchmarks/review_loop.py [--benchmarks varied real] [--seeds 0 1 2]
         [--rounds 3] [--frames 16] [--add-missed 2] [--reuse]
@@ -390,7 +392,8 @@ def setup(name, args):
 
 def summarize(rows, ceiling):
     """Mean and sample std over seeds per (benchmark, strategy, round),
-    the dense ceilings, and ``cost_fraction_at_90``."""
+    the dense ceilings, ``cost_fraction_at_90`` and the per-seed crossings
+    (:func:`crossing`)."""
     def ms(vals):
         vals = [v for v in vals if v is not None]
         if not vals:
@@ -409,18 +412,47 @@ def summarize(rows, ceiling):
     for c in ceiling:
         dense.setdefault(c['benchmark'], []).append(c['f1'])
     dense = {b: dict(f1_mean=ms(v)[0], f1_std=ms(v)[1]) for b, v in dense.items()}
-    at90 = {}
+    at90, seeds90 = {}, {}
     for b, d in dense.items():
-        at90[b] = {'dense': 1.0}
+        at90[b], seeds90[b] = {'dense': 1.0}, {}
+        target = 0.9 * d['f1_mean']
         for s in sorted({c['strategy'] for c in curves if c['benchmark'] == b}):
+            key = 'dense_frames' if s == 'dense' else s
             pts = sorted((c for c in curves if c['benchmark'] == b and c['strategy'] == s),
                          key=lambda c: c['round'])
-            hit = [c['cost_fraction_mean'] for c in pts if c['f1_mean'] >= 0.9 * d['f1_mean']]
-            at90[b]['dense_frames' if s == 'dense' else s] = hit[0] if hit else None
-    return curves, dense, at90
+            hit = [c['cost_fraction_mean'] for c in pts if c['f1_mean'] >= target]
+            at90[b][key] = hit[0] if hit else None
+            per_seed = {}
+            for r in sorted((r for r in rows if r['benchmark'] == b and r['strategy'] == s),
+                            key=lambda r: (r['seed'], r['round'])):
+                per_seed.setdefault(r['seed'], []).append((r['cost_fraction'], r['f1']))
+            per_seed = {k: crossing(v, target) for k, v in per_seed.items()}
+            reached = [v for v in per_seed.values() if v is not None]
+            mean, std = ms(reached) if len(reached) == len(per_seed) else (None, None)
+            seeds90[b][key] = dict(mean=mean, std=std, per_seed=per_seed)
+    return curves, dense, at90, seeds90
 
 
-def markdown(curves, dense, at90, args):
+def crossing(points, target):
+    """Where a seed's curve first reaches ``target`` F1: the cost fraction,
+    linearly interpolated between the last round below and the first round
+    at or above it (the first round's own cost if it is already there);
+    None if no round reaches it.
+
+    Args:
+        points (list): ``(cost fraction, F1)`` per round, in round order.
+        target (float): F1, percent.
+    """
+    for i, (cost, f1) in enumerate(points):
+        if f1 >= target:
+            if i == 0:
+                return cost
+            c0, f0 = points[i - 1]
+            return c0 + (cost - c0) * (target - f0) / (f1 - f0)
+    return None
+
+
+def markdown(curves, dense, at90, seeds90, args):
     lines = [f'Cost model: a new click {args.click_s:g} s, an accepted or rejected proposal '
              f'{args.answer_s:g} s, a dense frame {args.click_s:g} s per nodule; cost as a '
              'fraction of annotating every training frame densely. F1 on the dense test '
@@ -442,8 +474,19 @@ def markdown(curves, dense, at90, args):
                          f"{100 * c['f1_mean'] / d['f1_mean']:.0f}% | {faint} |")
         lines.append('\nCost fraction at which the mean F1 first reaches 90% of the ceiling: ' +
                      ', '.join(f'{s} {"never" if v is None else f"{v:.3f}"}'
-                               for s, v in at90[b].items()) + '\n')
+                               for s, v in at90[b].items()) + '.')
+        lines.append('Per seed, interpolated between rounds (mean ± sample std): ' +
+                     ', '.join(f'{s} {reach(v)}' for s, v in seeds90[b].items()) + '\n')
     return '\n'.join(lines)
+
+
+def reach(entry):
+    """'0.161 ± 0.004' for an interpolated crossing, or how many seeds never
+    reach the target."""
+    if entry['mean'] is not None:
+        return f"{entry['mean']:.3f} ± {entry['std']:.3f}"
+    never = sum(v is None for v in entry['per_seed'].values())
+    return f"never in {never} of {len(entry['per_seed'])} seeds"
 
 
 def plot(curves, dense, path):
@@ -479,12 +522,13 @@ def main(argv=None):
         r, c = run_benchmark(name, args)
         rows += r
         ceiling += c
-    curves, dense, at90 = summarize(rows, ceiling)
+    curves, dense, at90, seeds90 = summarize(rows, ceiling)
     payload = dict(cost_model=dict(click_s=args.click_s, answer_s=args.answer_s),
-                   rounds=curves, dense=dense, cost_fraction_at_90=at90, runs=rows,
+                   rounds=curves, dense=dense, cost_fraction_at_90=at90,
+                   cost_fraction_at_90_seeds=seeds90, runs=rows,
                    settings=dict(seeds=args.seeds, rounds=args.rounds, frames=args.frames,
                                  add_missed=args.add_missed))
-    table = markdown(curves, dense, at90, args)
+    table = markdown(curves, dense, at90, seeds90, args)
     stem = osp.join(args.out, args.tag)
     os.makedirs(args.out, exist_ok=True)
     with open(stem + '.json', 'w') as f:

@@ -86,9 +86,17 @@ def test_cost_fraction_at_90_reads_the_mean_curves():
                                  cost_fraction=0.1 * (r + 1)))
     ceiling = [dict(benchmark='varied', seed=0, f1=99.0), dict(benchmark='varied', seed=1,
                                                              f1=101.0)]
-    curves, dense, at90 = rl.summarize(rows, ceiling)
+    curves, dense, at90, seeds90 = rl.summarize(rows, ceiling)
     assert dense['varied']['f1_mean'] == pytest.approx(100.0)
     assert at90 == {'varied': {'dense': 1.0, 'review': pytest.approx(0.3), 'clicks': None}}
+    # per seed, target 90: seed 0 (39, 79, 94) crosses at 0.2 + 0.1 * 11 / 15,
+    # seed 1 (41, 81, 96) at 0.2 + 0.1 * 9 / 15; clicks never (71 at most)
+    review = seeds90['varied']['review']
+    assert review['per_seed'] == {0: pytest.approx(0.2 + 0.11 / 1.5),
+                                  1: pytest.approx(0.2 + 0.09 / 1.5)}
+    assert review['mean'] == pytest.approx(0.2 + 0.1 / 1.5)
+    assert review['std'] == pytest.approx(np.std([0.11 / 1.5, 0.09 / 1.5], ddof=1))
+    assert seeds90['varied']['clicks'] == dict(mean=None, std=None, per_seed={0: None, 1: None})
     review1 = [c for c in curves if c['strategy'] == 'review' and c['round'] == 1][0]
     assert review1['f1_mean'] == 80 and review1['f1_std'] == pytest.approx(np.sqrt(2))
 
@@ -153,3 +161,13 @@ def test_outputs_carry_the_curves_and_the_cost_fractions(monkeypatch, tmp_path):
     assert '### real: dense ceiling F1 95.0 ± 0.0' in table
     assert '| review | 1 | 0 1 | 0.200 | 88.5 ± 0.7 | 93% | 10.0 ± 0.0 |' in table
     assert (tmp_path / 'rl.png').stat().st_size > 10000
+    # seed 0 reaches 85.5 at round 1 (50 -> 88 over 0.1 -> 0.2: 0.1 + 0.1 * 35.5 / 38),
+    # seed 1 at 0.1 + 0.1 * 34.5 / 38; dense frames never
+    assert 'dense_frames never in 2 of 2 seeds, review 0.192 ± 0.002' in table
+
+
+def test_crossing_interpolates_between_rounds():
+    assert rl.crossing([(0.1, 50.0), (0.2, 70.0), (0.3, 90.0)], 80.0) == pytest.approx(0.25)
+    assert rl.crossing([(0.1, 85.0), (0.2, 70.0)], 80.0) == 0.1
+    assert rl.crossing([(0.1, 50.0), (0.2, 90.0), (0.3, 70.0)], 60.0) == pytest.approx(0.125)
+    assert rl.crossing([(0.1, 50.0), (0.2, 70.0)], 80.0) is None
