@@ -2,8 +2,9 @@
 import inspect
 from typing import Optional, Tuple
 
+import numpy as np
 import torch
-from mmengine.structures import PixelData
+from mmengine.structures import InstanceData, PixelData
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, Features, OptSampleList, Predictions
@@ -26,21 +27,31 @@ class PointHeatmapHead(HeatmapHead):
     - the loss is computed on the whole heatmap (all points of the frame),
       without per-keypoint target weights, and no PCK accuracy is logged
       (it assumes one instance per heatmap).
+    - points more than ``frame_margin`` heatmap pixels outside the frame
+      are dropped and the rest moved into it (:func:`inside_frame`): a
+      frame resized to fit the input (``BottomupResize``,
+      ``resize_mode='fit'``) is padded, and a peak in the padding, where
+      the network sees a frame edge, is never a point of the frame.
 
     Args:
         score_activation (str, optional): ``'sigmoid'`` or ``None``.
             Defaults to ``'sigmoid'``.
+        frame_margin (float, optional): How far outside the frame a point
+            may lie, in heatmap pixels (a peak of a nodule cut by the frame
+            edge can fall up to about one outside); ``None`` keeps every
+            point. Defaults to 1.0.
         **kwargs: see :class:`mmpose.models.heads.HeatmapHead`. ``decoder``
             should be a :class:`MultiInstanceGaussianHeatmap` config.
     """
 
     def __init__(self, *args, score_activation: Optional[str] = 'sigmoid',
-                 **kwargs):
+                 frame_margin: Optional[float] = 1.0, **kwargs):
         if score_activation not in ('sigmoid', None):
             raise ValueError('score_activation must be "sigmoid" or None, got '
                              f'{score_activation!r}')
         super().__init__(*args, **kwargs)
         self.score_activation = score_activation
+        self.frame_margin = frame_margin
         # MMPose's losses (KeypointMSELoss) take no confirmed negatives: they
         # push every unlabeled pixel to zero already
         self.loss_takes_negatives = 'negatives' in inspect.signature(
@@ -74,14 +85,19 @@ class PointHeatmapHead(HeatmapHead):
         """Predict points; flip test (``test_cfg.flip_test``) averages the
         raw outputs of the image and its mirror before activation. With
         ``test_cfg.output_heatmaps`` the score heatmaps (K, H, W) are
-        returned as ``PixelData`` too."""
+        returned as ``PixelData`` too. Points beyond ``frame_margin``
+        outside the frame are dropped."""
         preds = super().predict(feats, batch_data_samples, test_cfg)
+        fields = None
         if isinstance(preds, tuple):
             preds, fields = preds
             fields = [PixelData(heatmaps=self.activate(f.heatmaps[None])[0])
                       for f in fields]
-            return preds, fields
-        return preds
+        if self.frame_margin is not None and batch_data_samples is not None:
+            margin = self.frame_margin * np.asarray(self.decoder.scale_factor, np.float64)
+            preds = [inside_frame(p, d.metainfo, margin)
+                     for p, d in zip(preds, batch_data_samples)]
+        return preds if fields is None else (preds, fields)
 
     def loss(self,
              feats: Tuple[Tensor],
@@ -111,3 +127,45 @@ def stacked_field(batch_data_samples, name: str, fill: float) -> Optional[Tensor
         return None
     return torch.stack([torch.full_like(d.gt_fields.heatmaps, fill) if f is None else f
                         for d, f in zip(batch_data_samples, fields)])
+
+
+def inside_frame(pred: InstanceData, metainfo: dict, margin: float) -> InstanceData:
+    """A frame's decoded points without those farther than ``margin``
+    outside it, the rest clipped to its pixel centres (0 .. W-1, 0 .. H-1).
+
+    Args:
+        pred (InstanceData): ``keypoints`` (M, K, 2) in input pixels and
+            ``keypoint_scores`` (M, K), as the decoder gives them.
+        metainfo (dict): The sample's ``ori_shape`` (H, W) and the
+            ``input_size``, ``input_center`` and ``input_scale`` that map
+            input pixels to frame pixels (MMPose's bottom-up convention);
+            without them the points are kept.
+        margin (np.ndarray | float): Input pixels, per axis (x, y).
+
+    Returns:
+        InstanceData: the rows with a point inside, in input pixels; with
+        K > 1 the entries outside get score 0.
+    """
+    if not all(k in metainfo for k in ('ori_shape', 'input_size', 'input_center',
+                                       'input_scale')) or not len(pred):
+        return pred
+    size = np.asarray(metainfo['input_size'], np.float64)
+    scale = np.asarray(metainfo['input_scale'], np.float64).reshape(-1)[:2]
+    centre = np.asarray(metainfo['input_center'], np.float64).reshape(-1)[:2]
+    h, w = metainfo['ori_shape'][:2]
+
+    def to_input(frame_xy):  # frame pixels -> input pixels (inverse of MMPose's map)
+        return (np.asarray(frame_xy, np.float64) - centre + 0.5 * scale) * size / scale
+
+    xy = np.asarray(pred.keypoints, np.float64)
+    # the frame's edges are at -0.5 and W - 0.5 (pixel centres at 0 .. W-1)
+    ok = ((xy >= to_input([-0.5, -0.5]) - margin) &
+          (xy <= to_input([w - 0.5, h - 0.5]) + margin)).all(-1)  # (M, K)
+    out = pred.clone()
+    out.keypoints = np.clip(xy, to_input([0, 0]), to_input([w - 1, h - 1])).astype(
+        np.asarray(pred.keypoints).dtype)
+    if ok.shape[-1] > 1:
+        scores = np.array(out.keypoint_scores, copy=True)
+        scores[~ok] = 0
+        out.keypoint_scores = scores
+    return out[ok.any(-1)]

@@ -163,3 +163,52 @@ def test_a_batch_mixes_frames_with_and_without_negatives():
     samples[2].gt_fields.heatmap_mask = torch.zeros(1, 4, 6)
     mask = stacked_field(samples, 'heatmap_mask', 1.0)
     assert mask[0].min() == 1 and mask[2].max() == 0
+
+
+def letterboxed(columns, frame_margin=1.0):
+    """Isolated peaks at heatmap ``columns`` of a 100 x 64 frame fitted
+    into the 128 x 64 input: 14 input pixels of padding each side, so the
+    frame spans input x 13.5 .. 113.5 (pixel edges)."""
+    head = build_head(frame_margin=frame_margin, decoder=dict(CODEC, decode_topk=10))
+    logits = torch.full((1, 1, 16, 32), -6.0)
+    for i, c in enumerate(columns):
+        logits[0, 0, 1 + 3 * i, c] = 4.0
+    meta = dict(flip_indices=[0], ori_shape=(64, 100), input_size=(128, 64),
+                input_center=np.array([50.0, 32.0]), input_scale=np.array([128.0, 64.0]))
+    pred = head.predict((logits, ), [PoseDataSample(metainfo=meta)])[0]
+    return sorted(pred.keypoints[:, 0, 0].tolist())
+
+
+def test_points_in_the_padding_are_dropped():
+    # input x = 4 * column; one heatmap pixel (4 input pixels) of margin
+    # keeps 12 (1.5 outside) and 116 (2.5 outside), moved to the frame's
+    # first and last pixel centres (frame x 0 and 99: input 14 and 113),
+    # drops 8 (5.5) and 120 (6.5)
+    cols = [2, 3, 10, 29, 30]
+    assert letterboxed(cols) == [14, 40, 113]
+    assert letterboxed(cols, frame_margin=0.0) == [40]
+    assert letterboxed(cols, frame_margin=None) == [8, 12, 40, 116, 120]
+
+
+def test_the_frame_box_follows_mmpose_bottomup_resize():
+    # MMPose's own transform letterboxes a 100 x 64 frame; the head keeps
+    # exactly the points that map (MMPose's formula) to within the margin
+    # of the frame
+    from mmpose.datasets.transforms import BottomupResize
+    from mmpose_carcinosis.models.heads.point_heatmap_head import inside_frame
+    from mmengine.structures import InstanceData
+    meta = BottomupResize(input_size=(128, 64), resize_mode='fit', size_factor=32)(
+        dict(img=np.zeros((64, 100, 3), np.uint8), ori_shape=(64, 100), img_shape=(64, 100)))
+    assert meta['img'].shape[:2] == (64, 128)
+    xs = np.arange(0.0, 128.0, 0.5)
+    pred = InstanceData(keypoints=np.stack([xs, np.full_like(xs, 30.0)], -1)[:, None],
+                        keypoint_scores=np.ones((len(xs), 1)))
+    kept = inside_frame(pred, meta, np.array([4.0, 4.0])).keypoints[:, 0, 0]
+    frame_x = (xs / meta['input_size'][0] * meta['input_scale'][0] + meta['input_center'][0]
+               - 0.5 * meta['input_scale'][0])
+    per_px = meta['input_scale'][0] / meta['input_size'][0]
+    inside = (frame_x >= -0.5 - 4 * per_px) & (frame_x <= 99.5 + 4 * per_px)
+    assert 0 < inside.sum() < len(xs)
+    kept_frame = (kept / meta['input_size'][0] * meta['input_scale'][0] +
+                  meta['input_center'][0] - 0.5 * meta['input_scale'][0])
+    np.testing.assert_allclose(kept_frame, np.clip(frame_x[inside], 0, 99), atol=1e-6)
