@@ -229,7 +229,7 @@ def default_roots():
     args = s2d.parse_args([])
     args.work_dir = osp.join('work_dirs', 'benchmark', 'varied_salient')
     varied = s2d.generated_data(args, args.clicks)
-    hela = real_nuclei.prepare(osp.join('work_dirs', 'benchmark', real_nuclei.TAG))
+    hela = real_nuclei.prepare(real_nuclei.WORK_DIR)
     # typical radius: varied nodules are 2 to 8 px (log-uniform: 4); HeLa
     # nuclei have a median equivalent radius of 13.6 px
     return [('varied (generated)', varied, 4.0), ('HeLa nuclei (real)', hela, 13.6)]

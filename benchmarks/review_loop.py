@@ -378,7 +378,7 @@ def setup(name, args):
     common = ['--reuse'] if args.reuse else []
     if name == 'real':
         import real_nuclei
-        work = osp.join('work_dirs', 'benchmark', real_nuclei.TAG)
+        work = real_nuclei.WORK_DIR
         root = real_nuclei.prepare(work)
         a = stage_two.parse_args(common + real_nuclei.benchmark_options(root, work) + [
             '--s2d-tag', real_nuclei.TAG, '--out', args.out])

@@ -125,6 +125,31 @@ def test_tiles_are_frames_of_one_field_each(m2p, tmp_path):
     assert m2p.tile_origins(70, 40, (30, 40)) == [(0, 0), (20, 0), (40, 0)]
 
 
+def test_crop_border_leaves_out_the_frame_edge(m2p, tmp_path):
+    # 4 px off every side of the 60x40 frames: x 4..55, y 4..35 kept; the
+    # dim block at x 1..3 is gone; two 26x32 tiles at x 4 and 30 cut the
+    # bright square (x 27..32) into x 27..29 (centre 28 -> 24 in the first
+    # crop) and x 30..32 (centre 31 -> 1 in the second)
+    img, lab = _stack(frames=5)
+    out, _ = _convert(m2p, tmp_path, img, lab, tile=(26, 32), crop_border=4)
+    test = _load(out, 'test')
+    assert all(im['width'] == 26 and im['height'] == 32 for im in test['images'])
+    pts = {(tuple(im['tile']), tuple(a['keypoints'][:2]))
+           for im in test['images'] for a in test['annotations'] if a['image_id'] == im['id']}
+    assert pts == {((4, 4), (24.0, 15.5)), ((30, 4), (1.0, 15.5)), ((30, 4), (16.5, 27.5))}
+    crop = cv2.imread(str(out / 'images' / test['images'][0]['file_name']), cv2.IMREAD_UNCHANGED)
+    assert crop.shape[:2] == (32, 26) and test['images'][0]['file_name'].endswith('_x4_y4.png')
+    assert _load(out, 'train')['info']['crop_border'] == 4
+    # without tiles the whole frame less its border is one frame
+    out, _ = _convert(m2p, tmp_path / 'whole', img, lab, crop_border=4)
+    test = _load(out, 'test')
+    assert (test['images'][0]['width'], test['images'][0]['height']) == (52, 32)
+    assert sorted(tuple(a['keypoints'][:2]) for a in test['annotations']
+                  if a['image_id'] == test['images'][0]['id']) == [(25.5, 15.5), (42.5, 27.5)]
+    with pytest.raises(m2p.ConversionError, match=r'img\.tif: --crop-border 20 leaves nothing'):
+        _convert(m2p, tmp_path / 'none', img, lab, crop_border=20)
+
+
 def test_min_area_and_split_by_video(m2p, tmp_path):
     img, lab = _stack(frames=2)
     paths = []
