@@ -14,10 +14,14 @@ configured value (points more than a heatmap pixel outside dropped, the
 rest clipped into the frame).
 
     python benchmarks/pseudo_label_edges.py CONFIG CKPT --data-root ROOT \\
-        [--thr T] [--radius 14] [--click-radius R] [--out benchmarks/results/pseudo_label_edges]
+        [--thr T] [--radius 14] [--click-radius R] [--draw FRAME ...]
+        [--out benchmarks/results/pseudo_label_edges]
 
 ``--thr``: default the threshold stored with the checkpoint. Writes
-``<out>.json`` and ``<out>.md``.
+``<out>.json`` and ``<out>.md``; with ``--draw``, the named training frames
+(file names as in the annotation file) as ``<out>_<frame>.jpg``: the dense
+truth as green rings of the matching radius, the pseudo labels as dots
+coloured by score.
 """
 import argparse
 import json
@@ -46,6 +50,8 @@ def parse_args(argv=None):
     p.add_argument('--click-radius', type=float,
                    help='frame pixels (default: the matching radius)')
     p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--draw', nargs='*', default=[], metavar='FRAME',
+                   help='training frames to draw (file names of the annotation file)')
     p.add_argument('--out', default='benchmarks/results/pseudo_label_edges')
     return p.parse_args(argv)
 
@@ -112,6 +118,15 @@ def main(argv=None):
                   flush=True)
         n, false = tally(frames, clicks, truth, sizes, thr, click_radius, args.radius)
         rows[label] = dict(pseudo=n.tolist(), false=false.tolist())
+    for name in args.draw:  # at the configured margin
+        from mmpose_carcinosis.models.utils.pseudo_labels import select_pseudo_labels
+        from mmpose_carcinosis.visualization import draw_points
+        pts, scores = frames[name]
+        keep, _ = select_pseudo_labels(pts, scores, clicks[name], thr, click_radius)
+        img = cv2.imread(osp.join(args.data_root, 'images', name))
+        path = f'{args.out}_{osp.splitext(osp.basename(name))[0]}.jpg'
+        cv2.imwrite(path, draw_points(img, pts[keep], scores[keep], truth[name], args.radius))
+        print('drawn:', path)
     bands = [f'[{lo:g}, {hi:g})' for lo, hi in zip(BANDS[:-1], BANDS[1:])]
     lines = [f'Pseudo labels of `{args.checkpoint}` on the training frames at threshold '
              f'{thr:.4g} ({source}), matched to the unclicked dense truth within '

@@ -1,0 +1,33 @@
+"""benchmarks/pseudo_label_edges.py: distances to the frame edge and the
+per-band tally of true and false pseudo labels, on constructed frames."""
+import os.path as osp
+import sys
+
+import numpy as np
+
+from helpers import ROOT
+
+sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import pseudo_label_edges as ple  # noqa: E402
+
+
+def test_edge_distance_is_negative_outside():
+    pts = np.array([[0.0, 50.0], [99.0, 50.0], [50.0, 3.0], [-7.5, 20.0], [50.0, 30.0]])
+    np.testing.assert_allclose(ple.edge_distance(pts, 60, 100), [0, 0, 3, -7.5, 29])
+
+
+def test_tally_counts_true_and_false_pseudo_labels_per_band():
+    # a 100 x 60 frame, truth at (30, 30) (clicked), (70, 30), (2, 40);
+    # predictions: on the click (not a pseudo label), on (70, 30) (true,
+    # 29 px from the edge), on (2, 40) (true, 2 px), an unlabeled one at
+    # (97, 10) (false, 2 px), one in the padding at (-8, 20) (false,
+    # outside), one below the threshold
+    truth = {'f': np.array([[30.0, 30.0], [70.0, 30.0], [2.0, 40.0]])}
+    clicks = {'f': np.array([[30.0, 30.0]])}
+    pts = np.array([[30.5, 30.0], [71.0, 31.0], [3.0, 40.0], [97.0, 10.0], [-8.0, 20.0],
+                    [50.0, 50.0]])
+    scores = np.array([0.9, 0.8, 0.5, 0.6, 0.7, 0.01])
+    n, false = ple.tally({'f': (pts, scores)}, clicks, truth, {'f': (60, 100)}, 0.1, 14.0, 14.0)
+    # bands (-inf, 0), [0, 5), [5, 10), [10, 15), [15, 20), [20, inf)
+    assert n.tolist() == [1, 2, 0, 0, 0, 1]
+    assert false.tolist() == [1, 1, 0, 0, 0, 0]
