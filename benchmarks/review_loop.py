@@ -40,7 +40,12 @@ seed, interpolated linearly between rounds, with its mean and sample std,
 so that two strategies are compared against their spread.
 
     python benchmarks/review_loop.py [--benchmarks varied real] [--seeds 0 1 2]
-        [--rounds 3] [--frames 16] [--add-missed 2] [--reuse]
+        [--rounds 3] [--frames 16] [--add-missed 2] [--leave-precision P] [--reuse]
+
+``--leave-precision P``: the simulated reviewer leaves unanswered (no
+cost, not imported) the proposals scoring at or above the threshold at
+which the round's model reaches validation precision P; the nodules they
+cover are not added as missed (rounds under ``<strategy>_leave<P>/``).
 
 Rounds are runs of the sparse-to-dense machinery (``--reuse`` reuses
 finished ones whose config is unchanged; each round's answers are kept in
@@ -79,6 +84,9 @@ def parse_args(argv=None):
     p.add_argument('--click-s', type=float, default=5.0, help='seconds per new click')
     p.add_argument('--answer-s', type=float, default=1.0,
                    help='seconds per accepted or rejected proposal')
+    p.add_argument('--leave-precision', type=float,
+                   help='the reviewer leaves unanswered the proposals scoring at or above '
+                   "the round model's threshold for this validation precision (e.g. 0.95)")
     p.add_argument('--strategies', nargs='+', choices=STRATEGIES, default=list(STRATEGIES))
     p.add_argument('--reuse', action='store_true')
     p.add_argument('--out', default='benchmarks/results')
@@ -136,25 +144,31 @@ def total_nodules(truth):
 
 # -------------------------------------------------------------------- oracle
 
-def answer(frames, truth_of, radius, add_missed):
+def answer(frames, truth_of, radius, add_missed, leave_above=None):
     """The simulated reviewer: edit ``frames`` (as :func:`read_cvat` gives
     them) in place. Proposals matched one-to-one within ``radius`` to true
     points no ``carcinosis`` point stands for are accepted, the rest
     rejected; the ``add_missed`` most salient true points still unmarked
     are added; a frame left with none unmarked is tagged ``reviewed``.
 
+    With ``leave_above``, proposals scoring at least that are left as they
+    are (seen, not answered: no cost, ignored on import), and a true point
+    one of them covers is not added as missed; a frame with such a point
+    is not tagged ``reviewed`` (that point stays unmarked).
+
     Args:
         frames (dict): name -> frame record (``points``: (x, y, label,
             score) tuples).
         truth_of (dict): name -> (points (N, 2), salience (N,)).
+        leave_above (float, optional): Score of the proposals left.
 
     Returns:
         dict: ``answers`` (proposals answered), ``accepted``, ``added``,
-        ``reviewed`` (frames tagged).
+        ``reviewed`` (frames tagged), ``left`` (proposals left).
     """
     from mmpose_carcinosis.datasets.review import POSITIVE, PROPOSAL, REJECTED
     from mmpose_carcinosis.evaluation import match_pairs
-    stats = dict(answers=0, accepted=0, added=0, reviewed=0)
+    stats = dict(answers=0, accepted=0, added=0, reviewed=0, left=0)
     for name, fr in frames.items():
         truth, sal = truth_of[name]
         pts = fr['points']
@@ -164,20 +178,37 @@ def answer(frames, truth_of, radius, add_missed):
         xy = np.array([pts[i][:2] for i in prop]).reshape(-1, 2)
         hit_p, hit_t = match_pairs(xy, truth[free], radius)
         hit = set(hit_p.tolist())
+        left = {j for j, i in enumerate(prop)
+                if leave_above is not None and pts[i][3] is not None and pts[i][3] >= leave_above}
         for j, i in enumerate(prop):
-            x, y, _, score = pts[i]
-            pts[i] = (x, y, POSITIVE if j in hit else REJECTED, score)
+            if j not in left:
+                x, y, _, score = pts[i]
+                pts[i] = (x, y, POSITIVE if j in hit else REJECTED, score)
         missed = np.setdiff1d(free, free[hit_t])
         missed = missed[np.argsort(-sal[missed], kind='stable')]
         for x, y in truth[missed[:add_missed]]:
             pts.append((float(x), float(y), POSITIVE, None))
-        if len(missed) <= add_missed:
-            fr['reviewed'] = True
-        stats['answers'] += len(prop)
-        stats['accepted'] += len(hit)
+        dense = len(missed) <= add_missed and not (hit & left)
+        fr['reviewed'] = fr.get('reviewed', False) or dense
+        stats['answers'] += len(prop) - len(left)
+        stats['accepted'] += len(hit - left)
+        stats['left'] += len(left)
         stats['added'] += int(min(len(missed), add_missed))
-        stats['reviewed'] += int(len(missed) <= add_missed)
+        stats['reviewed'] += int(dense)
     return stats
+
+
+def leave_threshold(work, radius, precision):
+    """The score above which a round's model is ``precision`` right on
+    the validation split (the lowest such threshold, from the run's
+    ``val_pr_curve.json`` at ``radius``); None without ``precision``."""
+    if precision is None:
+        return None
+    from mmpose_carcinosis.evaluation.functional import threshold_at_precision
+    curve = load_json(osp.join(work, 'val_pr_curve.json'))[f'{radius:g}']
+    thr = np.asarray(curve['thresholds'], np.float64)
+    return threshold_at_precision(thr, np.asarray(curve['precision'], np.float64),
+                                  np.full(len(thr), 10**9), precision, scan='lowest')
 
 
 def add_clicks(coco, truth, n, how, rng, radius):
@@ -251,10 +282,11 @@ def round_root(base_root, folder, coco=None):
     return folder.rstrip('/') + '/'
 
 
-def review_round(bench, run_cfg, ckpt, prev_root, folder, truth_of, args):
-    """One review: propose with the model, answer, import. Returns the
-    new data root and the round's statistics (``cost_s`` included); both
-    are kept in ``folder`` and reused when it holds them."""
+def review_round(bench, run_cfg, ckpt, prev_root, folder, truth_of, args, leave_above=None):
+    """One review: propose with the model, answer (:func:`answer`, leaving
+    the proposals at or above ``leave_above``), import. Returns the new
+    data root and the round's statistics (``cost_s`` included); both are
+    kept in ``folder`` and reused when it holds them."""
     from mmpose_carcinosis.datasets.review import read_cvat, write_cvat
     done = osp.join(folder, 'answers.json')
     if osp.isfile(done) and osp.isfile(osp.join(folder, 'annotations', 'train.json')):
@@ -264,7 +296,8 @@ def review_round(bench, run_cfg, ckpt, prev_root, folder, truth_of, args):
                     '--data-root', prev_root, '--format', 'cvat', '--budget',
                     str(args.frames), '--out', out, '--overwrite'], check=True)
     frames = read_cvat(osp.join(out, 'review.xml'))
-    stats = answer(frames, truth_of, bench.radius_used, args.add_missed)
+    stats = answer(frames, truth_of, bench.radius_used, args.add_missed, leave_above)
+    stats['leave_above'] = leave_above
     write_cvat(frames, osp.join(out, 'answered.xml'))
     root = round_root(prev_root, folder)
     target = osp.join(folder, 'annotations', 'train.json')
@@ -317,12 +350,13 @@ def run_benchmark(name, args):
             for s in (['review'] if 'review' in args.strategies else []) + [
                     x for x in args.strategies if x != 'review']:
                 st = state[s]
-                folder = osp.join(seed_dir, 'review_loop', s, f'data_round_{r}')
+                folder = osp.join(seed_dir, 'review_loop', variant(s, args), f'data_round_{r}')
                 ckpt = last_checkpoint(st['work'])
                 if s == 'review':
                     run_cfg = osp.join(st['work'], 'run_config', f'{loss}.py')
+                    leave = leave_threshold(st['work'], bench.radius_used, args.leave_precision)
                     root, stats = review_round(bench, run_cfg, ckpt, st['root'], folder,
-                                               truth_of, args)
+                                               truth_of, args, leave)
                     budget = stats['cost_s']
                     st['coco'] = load_json(osp.join(root, 'annotations', 'train.json'))
                 else:
@@ -332,13 +366,22 @@ def run_benchmark(name, args):
                                               folder, bench.radius_used)
                 st['cost'] += stats['cost_s']
                 st['root'] = root
-                work = osp.join(seed_dir, 'review_loop', s, f'round_{r}')
+                work = osp.join(seed_dir, 'review_loop', variant(s, args), f'round_{r}')
                 row, _ = s2d.train_and_test(
                     bench, loss, root, work, dict(schedule, load_from=ckpt, **tune),
                     label=f'{s} round {r}', seed=seed, need_model=r < args.rounds)
                 st['work'] = work
                 rows.append(row_of(name, s, seed, r, row, st['cost'], dense_cost, stats))
     return rows, ceiling
+
+
+def variant(strategy, args):
+    """The folder of a strategy's rounds: ``<strategy>_leave95`` when the
+    review leaves the proposals above 0.95 validation precision (its cost,
+    which the other strategies spend too, differs)."""
+    if args.leave_precision is not None:
+        return f'{strategy}_leave{round(100 * args.leave_precision)}'
+    return strategy
 
 
 def other_round(strategy, st, truth, spend, args, seed, r, dense_order, folder, radius):

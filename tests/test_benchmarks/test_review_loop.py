@@ -31,13 +31,35 @@ def test_the_oracle_accepts_rejects_adds_and_tags():
     assert labels == [POSITIVE, REJECTED, POSITIVE, POSITIVE, REJECTED, REJECTED, POSITIVE]
     assert frames['a.png']['points'][-1][:2] == (130.0, 30.0)
     assert frames['a.png']['reviewed']
-    assert stats == dict(answers=5, accepted=2, added=1, reviewed=1)
+    assert stats == dict(answers=5, accepted=2, added=1, reviewed=1, left=0)
+    # leaving the proposals scoring 0.75 or more: (10, 11) and (53, 50) stay
+    # proposals (no cost); (50, 50), which (53, 50) covers, is not added as
+    # missed but stays unmarked, so the frame is not tagged
+    frames = {'a.png': proposals_frame(300, 200, np.array([[10, 10.]]), props,
+                                       np.array([.9, .8, .7, .6, .5]))}
+    stats = rl.answer(frames, {'a.png': (truth, sal)}, radius=6, add_missed=2,
+                      leave_above=0.75)
+    labels = [p[2] for p in frames['a.png']['points']]
+    assert labels == [POSITIVE, PROPOSAL, PROPOSAL, POSITIVE, REJECTED, REJECTED, POSITIVE]
+    assert frames['a.png']['points'][-1][:2] == (130.0, 30.0)
+    assert not frames['a.png']['reviewed']
+    assert stats == dict(answers=3, accepted=1, added=1, reviewed=0, left=2)
     # add_missed=1 with two missed: the more salient one, no tag
     frames = {'a.png': proposals_frame(300, 200, np.zeros((0, 2)), np.zeros((0, 2)),
                                        np.zeros(0))}
     stats = rl.answer(frames, {'a.png': (truth[2:], sal[2:])}, radius=6, add_missed=1)
     assert [p[:3] for p in frames['a.png']['points']] == [(130.0, 30.0, POSITIVE)]
     assert not frames['a.png']['reviewed'] and stats['added'] == 1
+
+
+def test_leave_threshold_reads_the_validation_curve(tmp_path):
+    curve = dict(thresholds=[0.9, 0.7, 0.5, 0.3], precision=[1.0, 0.97, 0.93, 0.8],
+                 recall=[0.1, 0.3, 0.5, 0.7])
+    (tmp_path / 'val_pr_curve.json').write_text(json.dumps({'10': curve, '14': curve}))
+    # the lowest threshold whose kept predictions are at least 95% right
+    assert rl.leave_threshold(str(tmp_path), 10.0, 0.95) == 0.7
+    assert rl.leave_threshold(str(tmp_path), 14.0, 0.9) == 0.5
+    assert rl.leave_threshold(str(tmp_path), 10.0, None) is None
 
 
 def coco(points_by_image, n_images=3):
