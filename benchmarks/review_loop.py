@@ -47,6 +47,10 @@ cost, not imported) the proposals scoring at or above the threshold at
 which the round's model reaches validation precision P; the nodules they
 cover are not added as missed (rounds under ``<strategy>_leave<P>/``).
 
+Tables finished over several sessions: ``--combine A.json B.json --tag
+review_loop`` merges the rows of earlier outputs (same cost model) into
+one table, without training.
+
 Rounds are runs of the sparse-to-dense machinery (``--reuse`` reuses
 finished ones whose config is unchanged; each round's answers are kept in
 its data folder, ``<work>/review_loop/<strategy>/data_round_<r>/``).
@@ -89,6 +93,9 @@ def parse_args(argv=None):
                    "the round model's threshold for this validation precision (e.g. 0.95)")
     p.add_argument('--strategies', nargs='+', choices=STRATEGIES, default=list(STRATEGIES))
     p.add_argument('--reuse', action='store_true')
+    p.add_argument('--combine', nargs='+', metavar='JSON',
+                   help='train nothing: one table, curves and cost fractions from the rows '
+                   'of earlier result files (e.g. one per benchmark or per seed)')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--tag', default='review_loop')
     return p.parse_args(argv)
@@ -557,20 +564,51 @@ def plot(curves, dense, path):
     plt.close(fig)
 
 
+def combine(paths):
+    """The rows and ceiling rows of earlier result files (one per benchmark
+    or per seed, say), each (benchmark, strategy, seed, round) once; a row
+    two files give differently, or a file without ceiling rows, is an
+    error naming the file."""
+    rows, ceiling, seen, model = [], [], {}, None
+    for path in paths:
+        d = load_json(path)
+        if model is not None and d['cost_model'] != model[1]:
+            raise SystemExit(f'{path}: cost model {d["cost_model"]} differs from {model[0]}\'s')
+        model = model or (path, d['cost_model'])
+        if 'ceiling_runs' not in d:
+            raise SystemExit(f'{path}: no ceiling_runs (written before --combine existed; '
+                             'rerun its command with --reuse to rewrite it)')
+        for kind, key, out in (('runs', ('benchmark', 'strategy', 'seed', 'round'), rows),
+                               ('ceiling_runs', ('benchmark', 'seed'), ceiling)):
+            for r in d[kind]:
+                k = (kind, ) + tuple(r[x] for x in key)
+                if k in seen:
+                    if seen[k][1] != r:
+                        raise SystemExit(f'{path}: {kind} {k[1:]} differs from {seen[k][0]}')
+                    continue
+                seen[k] = (path, r)
+                out.append(r)
+    return rows, ceiling
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.chdir(ROOT)
     rows, ceiling = [], []
-    for name in args.benchmarks:
+    if args.combine:
+        rows, ceiling = combine(args.combine)
+    for name in [] if args.combine else args.benchmarks:
         r, c = run_benchmark(name, args)
         rows += r
         ceiling += c
     curves, dense, at90, seeds90 = summarize(rows, ceiling)
+    settings = (dict(combined=args.combine) if args.combine else
+                dict(seeds=args.seeds, rounds=args.rounds, frames=args.frames,
+                     add_missed=args.add_missed, leave_precision=args.leave_precision))
     payload = dict(cost_model=dict(click_s=args.click_s, answer_s=args.answer_s),
                    rounds=curves, dense=dense, cost_fraction_at_90=at90,
-                   cost_fraction_at_90_seeds=seeds90, runs=rows,
-                   settings=dict(seeds=args.seeds, rounds=args.rounds, frames=args.frames,
-                                 add_missed=args.add_missed))
+                   cost_fraction_at_90_seeds=seeds90, runs=rows, ceiling_runs=ceiling,
+                   settings=settings)
     table = markdown(curves, dense, at90, seeds90, args)
     stem = osp.join(args.out, args.tag)
     os.makedirs(args.out, exist_ok=True)

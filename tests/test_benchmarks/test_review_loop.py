@@ -193,3 +193,33 @@ def test_crossing_interpolates_between_rounds():
     assert rl.crossing([(0.1, 85.0), (0.2, 70.0)], 80.0) == 0.1
     assert rl.crossing([(0.1, 50.0), (0.2, 90.0), (0.3, 70.0)], 60.0) == pytest.approx(0.125)
     assert rl.crossing([(0.1, 50.0), (0.2, 70.0)], 80.0) is None
+
+
+def test_combine_merges_earlier_outputs(monkeypatch, tmp_path):
+    # one file per benchmark, then one table from both: the same as one run
+    def fake(name, args):
+        rows = [dict(benchmark=name, strategy='review', seed=seed, round=r, f1=f1 + seed,
+                     recall_faint=None, cost_s=100.0 * (r + 1), cost_fraction=0.1 * (r + 1))
+                for seed in args.seeds for r, f1 in enumerate((50, 88))]
+        return rows, [dict(benchmark=name, seed=seed, f1=95.0) for seed in args.seeds]
+    monkeypatch.setattr(rl, 'run_benchmark', fake)
+    common = ['--seeds', '0', '1', '--out', str(tmp_path)]
+    rl.main(['--benchmarks', 'varied', 'real', '--tag', 'both'] + common)
+    rl.main(['--benchmarks', 'varied', '--tag', 'v'] + common)
+    rl.main(['--benchmarks', 'real', '--tag', 'r'] + common)
+    files = [str(tmp_path / 'v.json'), str(tmp_path / 'r.json')]
+    rl.main(['--combine', *files, '--tag', 'combined', '--out', str(tmp_path)])
+    both = json.loads((tmp_path / 'both.json').read_text())
+    combined = json.loads((tmp_path / 'combined.json').read_text())
+    for key in ('rounds', 'dense', 'cost_fraction_at_90', 'cost_fraction_at_90_seeds'):
+        assert combined[key] == both[key]
+    assert (tmp_path / 'combined.md').read_text() == (tmp_path / 'both.md').read_text()
+    # the same file twice adds nothing; a row two files give differently is an error
+    rl.main(['--combine', files[0], files[0], '--tag', 'twice', '--out', str(tmp_path)])
+    assert len(json.loads((tmp_path / 'twice.json').read_text())['runs']) == 4
+    bad = json.loads((tmp_path / 'v.json').read_text())
+    bad['runs'][0]['f1'] = 1.0
+    (tmp_path / 'bad.json').write_text(json.dumps(bad))
+    with pytest.raises(SystemExit, match='bad.json: runs .* differs from'):
+        rl.main(['--combine', files[0], str(tmp_path / 'bad.json'), '--tag', 'x',
+                 '--out', str(tmp_path)])
