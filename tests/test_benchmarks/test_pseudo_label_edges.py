@@ -31,3 +31,19 @@ def test_tally_counts_true_and_false_pseudo_labels_per_band():
     # bands (-inf, 0), [0, 5), [5, 10), [10, 15), [15, 20), [20, inf)
     assert n.tolist() == [1, 2, 0, 0, 0, 1]
     assert false.tolist() == [1, 1, 0, 0, 0, 0]
+
+
+def test_recall_by_edge_splits_each_group():
+    import recall_by_edge as rbe
+    # a 100 x 60 frame: a faint point 3 px from the edge (found), a faint
+    # one inside (missed: its prediction is below the threshold), an
+    # obvious one inside (found)
+    sample = dict(ori_shape=(60, 100), group=['faint', 'faint', 'obvious'],
+                  gt_instances=dict(keypoints=np.array([[[3.0, 30.0]], [[50.0, 30.0]],
+                                                        [[80.0, 40.0]]])),
+                  pred_instances=dict(keypoints=np.array([[[4.0, 31.0]], [[50.0, 31.0]],
+                                                          [[79.0, 40.0]]]),
+                                      keypoint_scores=np.array([[0.9], [0.2], [0.8]])))
+    counts = rbe.found_by_edge([sample], thr=0.5, radius=5.0, edge=15.0)
+    assert counts == {('faint', True): [1, 1], ('faint', False): [0, 1],
+                      ('obvious', False): [1, 1]}
