@@ -32,7 +32,7 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
-from common import write_outputs  # noqa: E402
+from common import edge_distance, write_outputs  # noqa: E402
 
 BANDS = (-np.inf, 0.0, 5.0, 10.0, 15.0, 20.0, np.inf)
 
@@ -57,23 +57,14 @@ def parse_args(argv=None):
 
 
 def points_by_image(path):
-    """``{file name: (N, 2)}`` of a COCO point file, and the frames' sizes."""
+    """``{file name: (N, 2)}`` of a point file (the dataset's parser: its
+    checks, negatives and points outside the frame left out) and the
+    frames' ``(height, width)``."""
+    from mmpose_carcinosis.datasets import parse_carcinosis_annotations
     with open(path) as f:
-        coco = json.load(f)
-    names = {i['id']: i['file_name'] for i in coco['images']}
-    out = {n: [] for n in names.values()}
-    for a in coco['annotations']:
-        if not a.get('negative', False):
-            out[names[a['image_id']]].append(a['keypoints'][:2])
-    sizes = {i['file_name']: (i['height'], i['width']) for i in coco['images']}
-    return {k: np.asarray(v, np.float64).reshape(-1, 2) for k, v in out.items()}, sizes
-
-
-def edge_distance(points, height, width):
-    """(M,) frame pixels from each point (M, 2) to the nearest frame edge
-    (pixel centres 0 .. W-1, 0 .. H-1); negative outside."""
-    x, y = points[:, 0], points[:, 1]
-    return np.minimum.reduce([x, y, width - 1 - x, height - 1 - y])
+        infos = parse_carcinosis_annotations(json.load(f), path)
+    return ({i['img_path']: np.asarray(i['keypoints'], np.float64).reshape(-1, 2)
+             for i in infos}, {i['img_path']: (i['height'], i['width']) for i in infos})
 
 
 def tally(frames, clicks, truth, sizes, thr, click_radius, radius):

@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
-from common import write_outputs  # noqa: E402
+from common import edge_distance, write_outputs  # noqa: E402
 
 GROUPS = ('faint', 'medium', 'obvious')
 
@@ -54,7 +54,7 @@ def found_by_edge(samples, thr, radius, edge):
         h, w = s['ori_shape'][:2]
         hit = np.zeros(len(gt), bool)
         hit[match_pairs(pts[scores >= thr], gt, radius)[1]] = True
-        near = np.minimum.reduce([gt[:, 0], gt[:, 1], w - 1 - gt[:, 0], h - 1 - gt[:, 1]]) < edge
+        near = edge_distance(gt, h, w) < edge
         for g, n, f in zip(s['group'], near, hit):
             c = counts.setdefault((str(g), bool(n)), [0, 0])
             c[0] += int(f)

@@ -214,8 +214,10 @@ def leave_threshold(work, radius, precision):
     from mmpose_carcinosis.evaluation.functional import threshold_at_precision
     curve = load_json(osp.join(work, 'val_pr_curve.json'))[f'{radius:g}']
     thr = np.asarray(curve['thresholds'], np.float64)
+    # the curve keeps no counts: every threshold counts
     return threshold_at_precision(thr, np.asarray(curve['precision'], np.float64),
-                                  np.full(len(thr), 10**9), precision, scan='lowest')
+                                  np.zeros(len(thr)), precision, min_predictions=0,
+                                  scan='lowest')
 
 
 def add_clicks(coco, truth, n, how, rng, radius):
@@ -594,13 +596,14 @@ def combine(paths):
 def main(argv=None):
     args = parse_args(argv)
     os.chdir(ROOT)
-    rows, ceiling = [], []
     if args.combine:
         rows, ceiling = combine(args.combine)
-    for name in [] if args.combine else args.benchmarks:
-        r, c = run_benchmark(name, args)
-        rows += r
-        ceiling += c
+    else:
+        rows, ceiling = [], []
+        for name in args.benchmarks:
+            r, c = run_benchmark(name, args)
+            rows += r
+            ceiling += c
     curves, dense, at90, seeds90 = summarize(rows, ceiling)
     settings = (dict(combined=args.combine) if args.combine else
                 dict(seeds=args.seeds, rounds=args.rounds, frames=args.frames,

@@ -91,13 +91,12 @@ def click_radius(cfg) -> float:
     return float(cfg.test_evaluator.get('radius', 10.0))
 
 
-def proposals(pts, scores, answered, thr, radius, width, height):
+def proposals(pts, scores, answered, thr, radius):
     """A frame's proposals among its predictions (M, 2) with ``scores``
-    (M,): the pseudo-label rule away from the ``answered`` points, inside
-    the frame (the padding of the fitted input is not the frame)."""
+    (M,): the pseudo-label rule away from the ``answered`` points (the
+    head keeps every prediction inside the frame: ``frame_margin``)."""
     from mmpose_carcinosis.models.utils import select_pseudo_labels
     keep, _ = select_pseudo_labels(pts, scores, answered, thr, radius)
-    keep &= ((pts >= 0) & (pts < [width, height])).all(1)
     return pts[keep], scores[keep]
 
 
@@ -165,8 +164,7 @@ def main(argv=None):
             clicks = info['keypoints'].reshape(-1, 2)
             # a spot the reviewer rejected is not proposed again
             answered = np.concatenate([clicks, info['negative_keypoints'].reshape(-1, 2)])
-            own = {k: proposals(*v[i], answered, thr, radius, info['width'], info['height'])
-                   for k, v in views.items()}
+            own = {k: proposals(*v[i], answered, thr, radius) for k, v in views.items()}
             pts, scores = own['threshold']
             name = osp.relpath(info['img_path'], img_root)
             fr = proposals_frame(info['width'], info['height'], clicks, pts, scores, name)

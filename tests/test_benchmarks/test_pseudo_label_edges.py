@@ -1,5 +1,6 @@
 """benchmarks/pseudo_label_edges.py: distances to the frame edge and the
 per-band tally of true and false pseudo labels, on constructed frames."""
+import json
 import os.path as osp
 import sys
 
@@ -12,8 +13,9 @@ import pseudo_label_edges as ple  # noqa: E402
 
 
 def test_edge_distance_is_negative_outside():
+    from common import edge_distance
     pts = np.array([[0.0, 50.0], [99.0, 50.0], [50.0, 3.0], [-7.5, 20.0], [50.0, 30.0]])
-    np.testing.assert_allclose(ple.edge_distance(pts, 60, 100), [0, 0, 3, -7.5, 29])
+    np.testing.assert_allclose(edge_distance(pts, 60, 100), [0, 0, 3, -7.5, 29])
 
 
 def test_tally_counts_true_and_false_pseudo_labels_per_band():
@@ -47,3 +49,19 @@ def test_recall_by_edge_splits_each_group():
     counts = rbe.found_by_edge([sample], thr=0.5, radius=5.0, edge=15.0)
     assert counts == {('faint', True): [1, 1], ('faint', False): [0, 1],
                       ('obvious', False): [1, 1]}
+
+
+def test_points_by_image_reads_through_the_dataset_parser(tmp_path):
+    # a negative (a reviewer's rejection) is no point; sizes are (height, width)
+    coco = dict(images=[dict(id=1, file_name='a.png', width=100, height=60),
+                        dict(id=2, file_name='b.png', width=80, height=40)],
+                annotations=[dict(id=1, image_id=1, keypoints=[10, 20, 2]),
+                             dict(id=2, image_id=1, keypoints=[30, 40, 2], negative=True),
+                             dict(id=3, image_id=2, keypoints=[5, 6, 2])],
+                categories=[dict(id=1, name='carcinosis')])
+    path = tmp_path / 'train.json'
+    path.write_text(json.dumps(coco))
+    points, sizes = ple.points_by_image(str(path))
+    np.testing.assert_array_equal(points['a.png'], [[10, 20]])
+    np.testing.assert_array_equal(points['b.png'], [[5, 6]])
+    assert sizes == {'a.png': (60, 100), 'b.png': (40, 80)}
