@@ -210,6 +210,45 @@ def test_threshold_at_precision_lowest_keeps_the_largest_set_at_the_target():
         threshold_at_precision(thr, prec, n, 0.9, scan='bottom')
 
 
+def test_band_threshold_is_where_the_band_below_stays_precise_enough():
+    from mmpose_carcinosis.evaluation import band_threshold
+    thr = np.array([0.9, 0.5, 0.4, 0.3, 0.2, 0.1])
+    n = np.array([10, 20, 30, 40, 50, 60])
+    tp = np.array([10, 16, 24, 30, 32, 33])
+    # band below 0.5 (16 true of 20 kept there): [0.4, 0.5) 8/10, [0.3, 0.5)
+    # 14/20, [0.2, 0.5) 16/30 = 0.53, [0.1, 0.5) 17/40 = 0.43
+    assert band_threshold(thr, tp, n, 0.5, 0.5) == 0.2
+    assert band_threshold(thr, tp, n, 0.5, 0.7) == 0.3
+    assert band_threshold(thr, tp, n, 0.5, 0.81) == 0.5  # none: no band
+    # a band of fewer than min_predictions does not count: [0.4, 0.5) holds 10
+    assert band_threshold(thr, tp, n, 0.5, 0.8, min_predictions=11) == 0.5
+    assert band_threshold(thr, tp, n, 0.5, 0.8, min_predictions=10) == 0.4
+    # high below every swept threshold, or none swept: no band
+    assert band_threshold(thr, tp, n, 0.05, 0.5) == 0.05
+    assert band_threshold([], [], [], 0.3, 0.5) == 0.3
+    # high above every threshold: the band starts at the top
+    assert band_threshold(thr, tp, n, 0.95, 0.9) == 0.9
+
+
+def test_metric_reports_the_band_below_the_precision_threshold():
+    # 20 frames, each: a true point at 0.9, a peak at 0.3 (true in frames
+    # 0-9 only), a false peak at 0.2. From the top: 20/20 at 0.9, 30/40 at
+    # 0.3, so thr@p0.9 = 0.9; below it [0.3, 0.9) holds 10 true of 20,
+    # [0.2, 0.9) 10 of 40
+    frames = [sample([[10, 10], [50, 50], [90, 90]], [0.9, 0.3, 0.2],
+                     [[10, 10], [50, 50]] if i < 10 else [[10, 10]]) for i in range(20)]
+    m = evaluate(frames, precision_targets=[0.9], band_precision=0.5)
+    assert m['thr@p0.9'] == pytest.approx(0.9)
+    assert m['band_thr@p0.9'] == pytest.approx(0.3)
+    assert evaluate(frames, precision_targets=[0.9], band_precision=0.25)[
+        'band_thr@p0.9'] == pytest.approx(0.2)
+    assert evaluate(frames, precision_targets=[0.9], band_precision=0.6)[
+        'band_thr@p0.9'] == pytest.approx(0.9)  # no band is precise enough
+    assert 'band_thr@p0.9' not in evaluate(frames, precision_targets=[0.9])
+    with pytest.raises(ValueError, match='band_precision'):
+        evaluate(frames, band_precision=1.5)
+
+
 def test_metric_reports_either_scan():
     # 20 frames, each: a true point found at 0.9, a false peak at 0.8 in
     # the first 4 frames only, a true point found at 0.3. Precision from the

@@ -46,7 +46,9 @@ class PseudoThresholdHook(Hook):
     teacher's predictions (``rule='precision'``: where the teacher's
     precision on the dense validation split falls below ``precision``;
     ``rule='count'``: where it gives ``per_frame`` pseudo labels per
-    training frame), ``low_thr`` to ``low_ratio`` times it, and with
+    training frame), ``low_thr`` to ``low_ratio`` times it (or, with
+    ``band_precision``, where the band of validation predictions below
+    ``high_thr`` stops being ``band_precision`` precise), and with
     ``frame_cap`` its ``max_pseudo_per_frame``.
 
     Runs before the first training epoch and again at the start of any
@@ -80,6 +82,19 @@ class PseudoThresholdHook(Hook):
     keeps at ``high_thr`` (top ones left out, at least 1): a training frame
     with more pseudo peaks has them ignored instead (docs/stage_two.md).
 
+    The teacher's peaks in ``[low_thr, high_thr)`` are ignored in the
+    student's loss. A fixed ratio fails where the teacher's scores are low:
+    with ``high_thr`` near the teacher's background peaks (0.02 for a
+    Crag and Tail teacher on real nuclei, whose background peaks score 0.01
+    to 0.02), a third of it ignores hundreds of background peaks per frame
+    and the student's background, without a loss there, drifts up. With
+    ``band_precision`` (e.g. 0.5) ``low_thr`` is calibrated with
+    ``high_thr``: the lowest threshold whose validation predictions in
+    ``[low_thr, high_thr)`` are at least ``band_precision`` precise
+    (:func:`~mmpose_carcinosis.evaluation.band_threshold`; ``high_thr``
+    itself, no band, when none is), so the band holds peaks that are
+    nodules at least as often as not (docs/stage_two.md).
+
     The precision rule needs densely annotated validation frames: it warns
     (:func:`validation_doubts`) when they hold no more points than the
     training frames hold clicks, or when the teacher keeps no prediction at
@@ -110,6 +125,9 @@ class PseudoThresholdHook(Hook):
             Defaults to ``'from_top'``.
         low_ratio (float): ``low_thr / high_thr`` (the ignored band; 1.0
             disables it). Defaults to 1/3.
+        band_precision (float, optional): Calibrate ``low_thr`` instead:
+            the band's validation precision (``rule='precision'`` only).
+            Defaults to None (``low_ratio``).
         score_floor (float): Decoding threshold of the teacher during
             calibration; thresholds below it cannot be chosen. Defaults to
             0.02.
@@ -126,7 +144,8 @@ class PseudoThresholdHook(Hook):
     def __init__(self, rule: str = 'precision', precision: float = 0.9,
                  precision_scan: str = 'from_top', low_ratio: float = 1 / 3,
                  score_floor: float = 0.02, exclude_top='clicks',
-                 frame_cap: Optional[float] = None, per_frame=None):
+                 frame_cap: Optional[float] = None, per_frame=None,
+                 band_precision: Optional[float] = None):
         if rule not in ('precision', 'count'):
             raise ValueError(f"rule must be 'precision' or 'count', got {rule!r}")
         if rule == 'count' and not (per_frame == 'clicks' or (
@@ -141,6 +160,12 @@ class PseudoThresholdHook(Hook):
         self.precision = float(precision)
         self.precision_scan = check_precision_scan(precision_scan)
         self.low_ratio = float(low_ratio)
+        if band_precision is not None and not 0 < band_precision <= 1:
+            raise ValueError(f'band_precision must be in (0, 1], got {band_precision}')
+        if band_precision is not None and rule != 'precision':
+            raise ValueError("band_precision calibrates on the dense validation split: "
+                             "it needs rule='precision'")
+        self.band_precision = band_precision
         self.score_floor = float(score_floor)
         if exclude_top != 'clicks' and not (isinstance(exclude_top, int) and exclude_top >= 0):
             raise ValueError(f"exclude_top must be an int >= 0 or 'clicks', got {exclude_top!r}")
@@ -192,32 +217,33 @@ class PseudoThresholdHook(Hook):
         doubts = {}  # once per calibration, however many teachers share a doubt
         for pair, suffix in enumerate(model.pair_suffixes):
             if self.rule == 'count':
-                high, most, report = self.by_count(runner, model, pair, clicks)
+                high, low, most, report = self.by_count(runner, model, pair, clicks)
             else:
-                high, most, report = self.by_precision(runner, model, pair, clicks)
+                high, low, most, report = self.by_precision(runner, model, pair, clicks)
                 doubts.update(dict.fromkeys(validation_doubts(truth, clicks, most,
                                                               self.precision)))
             cap = None
             if self.frame_cap is not None:
                 cap = int(math.floor(self.frame_cap * max(most, 1)))
-            model.set_thresholds(pair, high, high * self.low_ratio, cap)
+            model.set_thresholds(pair, high, low, cap)
             runner.logger.info(
                 f'pseudo-label thresholds{suffix}: high_thr {high:.4f}, low_thr '
-                f'{high * self.low_ratio:.4f}, max_pseudo_per_frame {cap} (teacher{suffix} '
+                f'{low:.4f}, max_pseudo_per_frame {cap} (teacher{suffix} '
                 f'version {int(model.teacher_version)} {report})')
             runner.message_hub.update_scalar(f'train/pseudo{suffix}/high_thr', high)
+            runner.message_hub.update_scalar(f'train/pseudo{suffix}/low_thr', low)
         for doubt in doubts:
             runner.logger.warning(f'PseudoThresholdHook: {doubt}')
 
     def by_precision(self, runner, model, pair: int, mean_clicks: float):
         """Teacher ``pair``'s ``high_thr`` at ``precision`` on the validation
-        split, the most predictions a validation frame keeps there, and a
-        report (``mean_clicks``: per training frame)."""
+        split, its ``low_thr``, the most predictions a validation frame keeps
+        at ``high_thr``, and a report (``mean_clicks``: per training frame)."""
         top = int(round(mean_clicks)) if self.exclude_top == 'clicks' else self.exclude_top
         metric = dict(self.point_metric(runner), type='PointLocalizationMetric',
                       curve_file=None, precision_targets=[self.precision],
                       precision_scan=self.precision_scan, exclude_top=top,
-                      prefix='teacher')
+                      band_precision=self.band_precision, prefix='teacher')
         evaluator = runner.build_evaluator(metric)
         loader = runner.val_dataloader  # the val loop's, built on first use
         evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
@@ -232,13 +258,18 @@ class PseudoThresholdHook(Hook):
                   f'teacher AP '
                   f'{metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
                   f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
-        return (float(metrics[f'teacher/thr@p{self.precision:g}']),
-                int(metrics[f'teacher/max_count@p{self.precision:g}']), report)
+        high = float(metrics[f'teacher/thr@p{self.precision:g}'])
+        if self.band_precision is None:
+            low = high * self.low_ratio
+        else:
+            low = float(metrics[f'teacher/band_thr@p{self.precision:g}'])
+            report += f', band at least {self.band_precision:g} precise'
+        return high, low, int(metrics[f'teacher/max_count@p{self.precision:g}']), report
 
     def by_count(self, runner, model, pair: int, mean_clicks: float):
         """Teacher ``pair``'s ``high_thr`` giving ``per_frame`` pseudo labels per
-        training frame (``mean_clicks`` with ``per_frame='clicks'``), ``per_frame``
-        (the cap's base) and a report."""
+        training frame (``mean_clicks`` with ``per_frame='clicks'``), its
+        ``low_thr``, ``per_frame`` (the cap's base) and a report."""
         frames = training_frames(runner)
         rank, world = get_dist_info()
         scores = [np.zeros(0)]
@@ -252,5 +283,5 @@ class PseudoThresholdHook(Hook):
         per_frame = mean_clicks if self.per_frame == 'clicks' else self.per_frame
         high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
                                    per_frame * len(frames), self.score_floor)
-        return high, per_frame, (f'on the training frames ({len(frames)} frames), '
+        return high, high * self.low_ratio, per_frame, (f'on the training frames ({len(frames)} frames), '
                                  f'{per_frame:g} pseudo labels per frame')

@@ -155,6 +155,43 @@ def threshold_at_precision(thresholds: np.ndarray, precision: np.ndarray,
     return float(thresholds[max(first - 1, 0)])
 
 
+def band_threshold(thresholds: np.ndarray, tp: np.ndarray, num_pred: np.ndarray,
+                   high: float, target: float, min_predictions: int = 10) -> float:
+    """The lowest threshold ``t <= high`` whose band of predictions, those
+    scoring in ``[t, high)``, is at least ``target`` precise as a whole.
+
+    Stage two ignores the teacher's peaks between its pseudo-label
+    threshold and a lower one (neither pushed down nor taught): the band
+    should hold peaks that are nodules about as often as not. A band of
+    background peaks, where the teacher's scores are all low and its noise
+    floor is near the pseudo-label threshold, would leave much of the
+    background without a loss.
+
+    Args:
+        thresholds (np.ndarray): (T,) swept thresholds, decreasing.
+        tp (np.ndarray): (T,) true positives kept at each (score >= t).
+        num_pred (np.ndarray): (T,) predictions kept at each.
+        high (float): The band's top (the pseudo-label threshold).
+        target (float): Precision the band must reach, a fraction.
+        min_predictions (int): Bands of fewer predictions are not counted.
+            Defaults to 10.
+
+    Returns:
+        float: ``t``; ``high`` (an empty band) when no band reaches the
+        target.
+    """
+    thresholds = np.asarray(thresholds, np.float64)
+    tp, num_pred = np.asarray(tp, np.float64), np.asarray(num_pred, np.float64)
+    above = thresholds >= high
+    tp_high = tp[above][-1] if above.any() else 0.0
+    n_high = num_pred[above][-1] if above.any() else 0.0
+    n_band, tp_band = num_pred - n_high, tp - tp_high
+    ok = ~above & (n_band >= max(min_predictions, 1)) & (
+        tp_band >= target * np.maximum(n_band, 1))
+    idx = np.nonzero(ok)[0]
+    return float(thresholds[idx[-1]]) if len(idx) else float(high)
+
+
 def group_recall(results: List[dict], hit: List[np.ndarray]) -> Dict[str, float]:
     """Recall (percent) and number of true points per group.
 

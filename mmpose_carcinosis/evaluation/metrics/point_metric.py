@@ -9,8 +9,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from ..functional import (average_precision, check_precision_scan, group_recall, match_pairs,
-                          prefix_matches, prf, threshold_at_precision)
+from ..functional import (average_precision, band_threshold, check_precision_scan,
+                          group_recall, match_pairs, prefix_matches, prf,
+                          threshold_at_precision)
 
 
 @METRICS.register_module()
@@ -37,7 +38,11 @@ class PointLocalizationMetric(BaseMetric):
       the highest score down): an operating point of known
       precision, e.g. stage two's pseudo-label threshold
       (:class:`PseudoThresholdHook`), and ``max_count@p<q>``: the most
-      predictions any one frame keeps at that threshold;
+      predictions any one frame keeps at that threshold; with
+      ``band_precision``, ``band_thr@p<q>`` too: the lowest threshold
+      whose predictions between it and ``thr@p<q>`` are at least
+      ``band_precision`` precise (:func:`band_threshold`; stage two's
+      ignored band);
     - ``count_error``: mean absolute difference between the number of
       predicted and true points per frame (at ``score_thr``);
     - ``recall_<group>`` (and ``num_gt_<group>``) for every value of the
@@ -74,6 +79,9 @@ class PointLocalizationMetric(BaseMetric):
             within ``radius`` (stage two's calibration: they stand in for
             the clicked nodules, whose peaks never become pseudo labels).
             Defaults to 0.
+        band_precision (float, optional): Precision (a fraction) of the
+            band below each ``thr@p<q>`` whose lower end is reported as
+            ``band_thr@p<q>``. Defaults to None (not reported).
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Defaults to ``'point'``.
     """
@@ -89,6 +97,7 @@ class PointLocalizationMetric(BaseMetric):
                  precision_targets: Sequence[float] = (),
                  precision_scan: str = 'from_top',
                  exclude_top: int = 0,
+                 band_precision: Optional[float] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -107,6 +116,9 @@ class PointLocalizationMetric(BaseMetric):
         if exclude_top < 0:
             raise ValueError(f'exclude_top must be >= 0, got {exclude_top}')
         self.exclude_top = int(exclude_top)
+        if band_precision is not None and not 0 < band_precision <= 1:
+            raise ValueError(f'band_precision must be a fraction in (0, 1], got {band_precision}')
+        self.band_precision = band_precision
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each frame's predicted points (sorted by score), its
@@ -194,6 +206,9 @@ class PointLocalizationMetric(BaseMetric):
                     at = np.nonzero(thrs >= thr)[0]
                     metrics[f'max_count@p{q:g}'] = (
                         int(keep_at[:, at[-1]].max()) if len(at) and len(results) else 0)
+                    if self.band_precision is not None:
+                        metrics[f'band_thr@p{q:g}'] = band_threshold(
+                            thrs, tp.sum(0), keep_at.sum(0), thr, self.band_precision)
                 metrics.update(group_recall(results, hit))
         metrics['count_error'] = float(np.abs(n_head - n_gt).mean()) if len(results) else 0.0
         metrics['num_gt'] = int(n_gt.sum())

@@ -22,9 +22,10 @@ def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
     logger = SimpleNamespace(info=MMLogger.get_current_instance().info, warning=warnings.append)
     runner = SimpleNamespace(model=model, logger=logger,
                              message_hub=MessageHub.get_current_instance())
-    hook = PseudoThresholdHook(low_ratio=0.5, frame_cap=2.0)
-    # teacher 0: 0.3 with at most 2 kept per validation frame; teacher 1: 0.6 and 0
-    fake = {0: (0.3, 2, ''), 1: (0.6, 0, '')}
+    hook = PseudoThresholdHook(frame_cap=2.0)
+    # teacher 0: 0.3 (band from 0.15) with at most 2 kept per validation
+    # frame; teacher 1: 0.6 (0.3) and 0
+    fake = {0: (0.3, 0.15, 2, ''), 1: (0.6, 0.3, 0, '')}
     calls = []
     monkeypatch.setattr(hook, 'by_precision', lambda r, m, pair, c: calls.append(pair) or fake[pair])
     monkeypatch.setattr(hook, 'clicks_per_frame', lambda r: 3.0)
@@ -37,6 +38,7 @@ def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
     assert model.thresholds(1) == (pytest.approx(0.6), pytest.approx(0.3), 2)  # 2 x max(0, 1)
     assert int(model.calibrated_version) == 0 == int(model.teacher_version)
     assert runner.message_hub.get_scalar('train/pseudo_b/high_thr').current() == 0.6
+    assert runner.message_hub.get_scalar('train/pseudo_b/low_thr').current() == 0.3
     hook.before_train_epoch(runner)  # same teacher: no second calibration
     assert calls == [0, 1]
     fresh = cross_model()
@@ -127,6 +129,10 @@ def test_pseudo_threshold_hook_checks_its_arguments():
         PseudoThresholdHook(rule='count', per_frame='click')
     with pytest.raises(ValueError, match='precision scan'):
         PseudoThresholdHook(precision_scan='bottom')
+    with pytest.raises(ValueError, match='band_precision'):
+        PseudoThresholdHook(band_precision=0)
+    with pytest.raises(ValueError, match="rule='precision'"):
+        PseudoThresholdHook(rule='count', per_frame=3, band_precision=0.5)
 
 
 @pytest.mark.parametrize('scan', ['from_top', 'lowest'])
@@ -145,18 +151,24 @@ def test_pseudo_threshold_hook_asks_the_metric_for_its_scan(scan):
             pass
 
         def evaluate(self, n):
-            return {'teacher/thr@p0.8': 0.25, 'teacher/max_count@p0.8': 3}
+            return {'teacher/thr@p0.8': 0.25, 'teacher/max_count@p0.8': 3,
+                    'teacher/band_thr@p0.8': 0.2}
 
     runner = SimpleNamespace(
         cfg=ConfigDict(val_evaluator=dict(type='PointLocalizationMetric', radius=14.,
                                           radii=[14.])),
         build_evaluator=lambda cfg: built.append(cfg) or Evaluator(),
         val_dataloader=type('Loader', (), dict(dataset=[], __iter__=lambda self: iter(())))())
-    hook = PseudoThresholdHook(precision=0.8, precision_scan=scan)
-    assert hook.by_precision(runner, None, 0, 2.4)[:2] == (0.25, 3)
+    hook = PseudoThresholdHook(precision=0.8, precision_scan=scan, low_ratio=0.5)
+    # high_thr, low_thr (a ratio of it), the most kept per frame
+    assert hook.by_precision(runner, None, 0, 2.4)[:3] == (0.25, 0.125, 3)
     (cfg, ) = built
     assert (cfg['precision_scan'], cfg['precision_targets'], cfg['exclude_top'],
-            cfg['radius']) == (scan, [0.8], 2, 14.)
+            cfg['radius'], cfg['band_precision']) == (scan, [0.8], 2, 14., None)
+    # the band calibrated by the metric instead
+    hook = PseudoThresholdHook(precision=0.8, precision_scan=scan, band_precision=0.5)
+    assert hook.by_precision(runner, None, 0, 2.4)[:3] == (0.25, 0.2, 3)
+    assert built[-1]['band_precision'] == 0.5
 
 
 def test_validation_doubts():
