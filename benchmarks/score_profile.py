@@ -10,7 +10,7 @@ benchmarks keep (``<run>/test_predictions.pkl``, the threshold chosen on
 validation in ``<run>/result.json``):
 
     python benchmarks/score_profile.py RUN_DIR [RUN_DIR ...] [--radius 14]
-        [--bands 0.05 0.2 0.5] [--out benchmarks/results/score_profile]
+        [--bands 0.05 0.2 0.5] [--draw FRAME] [--out benchmarks/results/score_profile]
 
 - per true point, the highest score of a prediction within ``--radius``
   (0 where none, i.e. no peak above the decoder's floor): per group, the
@@ -20,6 +20,10 @@ validation in ``<run>/result.json``):
   point, per frame, in the score bands ``[b_i, b_i+1)`` (the last up to 1),
   and their median distance to the nearest true point (pixels; frames
   without truth count in the number, not in the distance).
+
+With ``--draw FRAME`` (a test frame's file name), ``<out>.jpg``: that frame
+as each run predicts it, side by side (truth as green rings, predictions
+scoring at least the lowest band edge as dots coloured by score).
 """
 import argparse
 import json
@@ -43,6 +47,7 @@ def parse_args(argv=None):
     p.add_argument('--radius', type=float, default=14.0, help='matching radius, frame pixels')
     p.add_argument('--bands', type=float, nargs='+', default=[0.05, 0.2, 0.5],
                    help='lower edges of the background peaks\' score bands, increasing')
+    p.add_argument('--draw', metavar='FRAME', help='a test frame to draw (its file name)')
     p.add_argument('--out', default='benchmarks/results/score_profile')
     args = p.parse_args(argv)
     if any(b >= c for b, c in zip(args.bands, args.bands[1:])) or not 0 <= args.bands[0]:
@@ -103,12 +108,38 @@ def summarize(samples, thr, radius, bands):
     return row
 
 
+def draw(runs_samples, name, radius, low, path):
+    """Frame ``name`` (a file name) as each run predicts it, side by side,
+    written to ``path``."""
+    import cv2
+
+    from mmpose_carcinosis.visualization import draw_points
+    tiles = []
+    for samples in runs_samples:
+        hits = [s for s in samples if osp.basename(s['img_path']) == name]
+        if not hits:
+            raise SystemExit(f'--draw: no test frame {name!r} among the run\'s predictions')
+        s = hits[0]
+        img = cv2.imread(s['img_path'])
+        if img is None:
+            raise SystemExit(f'--draw: cannot read {s["img_path"]}')
+        pts = np.asarray(s['pred_instances']['keypoints'], np.float64).reshape(-1, 2)
+        scores = np.asarray(s['pred_instances']['keypoint_scores'], np.float64).reshape(-1)
+        keep = scores >= low
+        tiles.append(draw_points(img, pts[keep], scores[keep],
+                                 np.asarray(s['gt_instances']['keypoints']).reshape(-1, 2),
+                                 radius))
+    cv2.imwrite(path, np.hstack(tiles))
+    print('drawn:', path)
+
+
 def main(argv=None):
     args = parse_args(argv)
-    rows = []
+    rows, runs_samples = [], []
     for run in args.runs:
         with open(osp.join(run, 'test_predictions.pkl'), 'rb') as f:
             samples = pickle.load(f)
+        runs_samples.append(samples)
         with open(osp.join(run, 'result.json')) as f:
             thr = json.load(f)['row']['val_thr']
         rows.append(dict(run=run, frames=len(samples),
@@ -133,6 +164,8 @@ def main(argv=None):
     table = '\n'.join(lines) + '\n'
     write_outputs(args.out, dict(radius=args.radius, bands=args.bands, runs=rows), table)
     print(table)
+    if args.draw:
+        draw(runs_samples, args.draw, args.radius, args.bands[0], args.out + '.jpg')
 
 
 if __name__ == '__main__':

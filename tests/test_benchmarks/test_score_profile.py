@@ -59,3 +59,20 @@ def test_summarize_and_main_write_the_table(tmp_path):
     assert '0.150 / 100% / 50%' in (tmp_path / 'out.md').read_text()
     with pytest.raises(SystemExit):
         sp.parse_args(['x', '--bands', '0.5', '0.2'])
+
+
+def test_draw_puts_the_runs_side_by_side(tmp_path):
+    import cv2
+    img = tmp_path / 'f1.png'
+    cv2.imwrite(str(img), np.zeros((40, 150, 3), np.uint8))
+    frames = [dict(FRAMES[0], img_path=str(img)), dict(FRAMES[1], img_path='other.png')]
+    run = tmp_path / 'run'
+    run.mkdir()
+    with open(run / 'test_predictions.pkl', 'wb') as f:
+        pickle.dump(frames, f)
+    (run / 'result.json').write_text(json.dumps(dict(row=dict(val_thr=0.5))))
+    sp.main([str(run), str(run), '--draw', 'f1.png', '--out', str(tmp_path / 'out')])
+    drawn = cv2.imread(str(tmp_path / 'out.jpg'))
+    assert drawn.shape == (40, 300, 3) and drawn.max() > 0
+    with pytest.raises(SystemExit, match='no test frame'):
+        sp.main([str(run), '--draw', 'f9.png', '--out', str(tmp_path / 'out')])
