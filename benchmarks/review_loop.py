@@ -37,10 +37,14 @@ the first round whose mean F1 reaches 90% of the dense ceiling's (null if
 none does; ``dense`` stays 1.0 by definition, ``dense_frames`` is the
 strategy above), and ``cost_fraction_at_90_seeds``: the same crossing per
 seed, interpolated linearly between rounds, with its mean and sample std,
-so that two strategies are compared against their spread.
+so that two strategies are compared against their spread. ``--also-at
+0.97`` (the default) adds ``cost_fraction_at_97`` and its per-seed
+crossings: where a strategy's start is already above 90% of the ceiling
+(real nuclei), the 90% crossing cannot tell strategies apart.
 
     python benchmarks/review_loop.py [--benchmarks varied real] [--seeds 0 1 2]
-        [--rounds 3] [--frames 16] [--add-missed 2] [--leave-precision P] [--reuse]
+        [--rounds 3] [--frames 16] [--add-missed 2] [--leave-precision P]
+        [--also-at 0.97] [--reuse]
 
 ``--leave-precision P``: the simulated reviewer leaves unanswered (no
 cost, not imported) the proposals scoring at or above the threshold at
@@ -91,6 +95,9 @@ def parse_args(argv=None):
     p.add_argument('--leave-precision', type=float,
                    help='the reviewer leaves unanswered the proposals scoring at or above '
                    "the round model's threshold for this validation precision (e.g. 0.95)")
+    p.add_argument('--also-at', type=float, nargs='*', default=[0.97], metavar='FRACTION',
+                   help='besides 0.9, the fractions of the ceiling\'s F1 whose cost is reported '
+                        '(cost_fraction_at_<percent>)')
     p.add_argument('--strategies', nargs='+', choices=STRATEGIES, default=list(STRATEGIES))
     p.add_argument('--reuse', action='store_true')
     p.add_argument('--combine', nargs='+', metavar='JSON',
@@ -442,10 +449,10 @@ def setup(name, args):
 
 # ------------------------------------------------------------------ summary
 
-def summarize(rows, ceiling):
+def summarize(rows, ceiling, fraction=0.9):
     """Mean and sample std over seeds per (benchmark, strategy, round),
-    the dense ceilings, ``cost_fraction_at_90`` and the per-seed crossings
-    (:func:`crossing`)."""
+    the dense ceilings, and where each strategy reaches ``fraction`` of the
+    ceiling's F1 (:func:`cost_fractions`)."""
     def ms(vals):
         vals = [v for v in vals if v is not None]
         if not vals:
@@ -464,10 +471,23 @@ def summarize(rows, ceiling):
     for c in ceiling:
         dense.setdefault(c['benchmark'], []).append(c['f1'])
     dense = {b: dict(f1_mean=ms(v)[0], f1_std=ms(v)[1]) for b, v in dense.items()}
+    return (curves, dense) + cost_fractions(curves, dense, rows, fraction)
+
+
+def _mean_std(vals):
+    return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+
+def cost_fractions(curves, dense, rows, fraction):
+    """Per benchmark and strategy, the cost fraction of the first round
+    whose mean F1 reaches ``fraction`` of the dense ceiling's (None if
+    none does; ``'dense'``, annotating everything, is 1.0), and the
+    per-seed crossings (:func:`crossing`) with their mean and sample std
+    (None unless every seed reaches it)."""
     at90, seeds90 = {}, {}
     for b, d in dense.items():
         at90[b], seeds90[b] = {'dense': 1.0}, {}
-        target = 0.9 * d['f1_mean']
+        target = fraction * d['f1_mean']
         for s in sorted({c['strategy'] for c in curves if c['benchmark'] == b}):
             key = 'dense_frames' if s == 'dense' else s
             pts = sorted((c for c in curves if c['benchmark'] == b and c['strategy'] == s),
@@ -480,9 +500,10 @@ def summarize(rows, ceiling):
                 per_seed.setdefault(r['seed'], []).append((r['cost_fraction'], r['f1']))
             per_seed = {k: crossing(v, target) for k, v in per_seed.items()}
             reached = [v for v in per_seed.values() if v is not None]
-            mean, std = ms(reached) if len(reached) == len(per_seed) else (None, None)
+            mean, std = (_mean_std(reached) if reached and len(reached) == len(per_seed)
+                         else (None, None))
             seeds90[b][key] = dict(mean=mean, std=std, per_seed=per_seed)
-    return curves, dense, at90, seeds90
+    return at90, seeds90
 
 
 def crossing(points, target):
@@ -504,7 +525,14 @@ def crossing(points, target):
     return None
 
 
-def markdown(curves, dense, at90, seeds90, args):
+def fraction_key(fraction):
+    """``'cost_fraction_at_90'`` for 0.9."""
+    return f'cost_fraction_at_{round(100 * fraction)}'
+
+
+def markdown(curves, dense, reached, args):
+    """The tables; ``reached``: ``{fraction: (at, per seed)}`` of
+    :func:`cost_fractions`."""
     lines = [f'Cost model: a new click {args.click_s:g} s, an accepted or rejected proposal '
              f'{args.answer_s:g} s, a dense frame {args.click_s:g} s per nodule; cost as a '
              'fraction of annotating every training frame densely. F1 on the dense test '
@@ -524,11 +552,13 @@ def markdown(curves, dense, at90, seeds90, args):
                          f"{c['cost_fraction_mean']:.3f} | "
                          f"{c['f1_mean']:.1f} ± {c['f1_std']:.1f} | "
                          f"{100 * c['f1_mean'] / d['f1_mean']:.0f}% | {faint} |")
-        lines.append('\nCost fraction at which the mean F1 first reaches 90% of the ceiling: ' +
-                     ', '.join(f'{s} {"never" if v is None else f"{v:.3f}"}'
-                               for s, v in at90[b].items()) + '.')
-        lines.append('Per seed, interpolated between rounds (mean ± sample std): ' +
-                     ', '.join(f'{s} {reach(v)}' for s, v in seeds90[b].items()) + '\n')
+        for fraction, (at, per_seed) in reached.items():
+            lines.append(f'\nCost fraction at which the mean F1 first reaches '
+                         f'{100 * fraction:g}% of the ceiling: ' +
+                         ', '.join(f'{s} {"never" if v is None else f"{v:.3f}"}'
+                                   for s, v in at[b].items()) + '.')
+            lines.append('Per seed, interpolated between rounds (mean ± sample std): ' +
+                         ', '.join(f'{s} {reach(v)}' for s, v in per_seed[b].items()) + '\n')
     return '\n'.join(lines)
 
 
@@ -605,14 +635,19 @@ def main(argv=None):
             rows += r
             ceiling += c
     curves, dense, at90, seeds90 = summarize(rows, ceiling)
+    reached = {0.9: (at90, seeds90)}
+    for fraction in args.also_at:
+        reached[fraction] = cost_fractions(curves, dense, rows, fraction)
     settings = (dict(combined=args.combine) if args.combine else
                 dict(seeds=args.seeds, rounds=args.rounds, frames=args.frames,
                      add_missed=args.add_missed, leave_precision=args.leave_precision))
     payload = dict(cost_model=dict(click_s=args.click_s, answer_s=args.answer_s),
-                   rounds=curves, dense=dense, cost_fraction_at_90=at90,
-                   cost_fraction_at_90_seeds=seeds90, runs=rows, ceiling_runs=ceiling,
+                   rounds=curves, dense=dense, runs=rows, ceiling_runs=ceiling,
                    settings=settings)
-    table = markdown(curves, dense, at90, seeds90, args)
+    for fraction, (at, per_seed) in reached.items():
+        payload[fraction_key(fraction)] = at
+        payload[fraction_key(fraction) + '_seeds'] = per_seed
+    table = markdown(curves, dense, reached, args)
     stem = osp.join(args.out, args.tag)
     os.makedirs(args.out, exist_ok=True)
     with open(stem + '.json', 'w') as f:

@@ -186,6 +186,12 @@ def test_outputs_carry_the_curves_and_the_cost_fractions(monkeypatch, tmp_path):
     # seed 0 reaches 85.5 at round 1 (50 -> 88 over 0.1 -> 0.2: 0.1 + 0.1 * 35.5 / 38),
     # seed 1 at 0.1 + 0.1 * 34.5 / 38; dense frames never
     assert 'dense_frames never in 2 of 2 seeds, review 0.192 ± 0.002' in table
+    # and at 97% (92.15): seed 1 (51, 89) never, so the mean curve (88.5) never
+    assert out['cost_fraction_at_97'] == {
+        b: {'dense': 1.0, 'review': None, 'dense_frames': None} for b in ('varied', 'real')}
+    assert out['cost_fraction_at_97_seeds']['real']['review']['per_seed'] == {
+        '0': None, '1': None}
+    assert 'reaches 97% of the ceiling: dense 1.000, dense_frames never, review never.' in table
 
 
 def test_crossing_interpolates_between_rounds():
@@ -211,7 +217,8 @@ def test_combine_merges_earlier_outputs(monkeypatch, tmp_path):
     rl.main(['--combine', *files, '--tag', 'combined', '--out', str(tmp_path)])
     both = json.loads((tmp_path / 'both.json').read_text())
     combined = json.loads((tmp_path / 'combined.json').read_text())
-    for key in ('rounds', 'dense', 'cost_fraction_at_90', 'cost_fraction_at_90_seeds'):
+    for key in ('rounds', 'dense', 'cost_fraction_at_90', 'cost_fraction_at_90_seeds',
+                'cost_fraction_at_97'):
         assert combined[key] == both[key]
     assert (tmp_path / 'combined.md').read_text() == (tmp_path / 'both.md').read_text()
     # the same file twice adds nothing; a row two files give differently is an error
