@@ -34,3 +34,30 @@ def edge_distance(points, height, width):
     (pixel centres 0 .. W-1, 0 .. H-1); negative outside."""
     x, y = np.asarray(points, np.float64).reshape(-1, 2).T
     return np.minimum.reduce([x, y, width - 1 - x, height - 1 - y])
+
+
+#: the salience groups of the benchmarks' truth, least salient first
+GROUPS = ('faint', 'medium', 'obvious')
+
+
+def runs_parser(doc):
+    """An argument parser for scripts that read benchmark runs: ``runs``
+    (run folders) and ``--radius`` (matching radius, frame pixels)."""
+    import argparse
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('runs', nargs='+', help='run folders of the benchmarks')
+    p.add_argument('--radius', type=float, default=14.0, help='matching radius, frame pixels')
+    return p
+
+
+def load_run(run):
+    """What the sparse-to-dense benchmark keeps of a run: its test samples
+    (``<run>/test_predictions.pkl``) and the threshold chosen on validation
+    (``<run>/result.json``)."""
+    import pickle
+    with open(osp.join(run, 'test_predictions.pkl'), 'rb') as f:
+        samples = pickle.load(f)
+    with open(osp.join(run, 'result.json')) as f:
+        thr = json.load(f)['row']['val_thr']
+    return samples, thr

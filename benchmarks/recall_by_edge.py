@@ -17,26 +17,18 @@ A true point is found when a prediction at or above the run's threshold is
 matched to it (one to one within ``--radius``, as the metric does); "near"
 means within ``--edge`` pixels of the frame's edge.
 """
-import argparse
-import json
 import os.path as osp
-import pickle
 import sys
 
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
-from common import edge_distance, write_outputs  # noqa: E402
-
-GROUPS = ('faint', 'medium', 'obvious')
+from common import GROUPS, edge_distance, load_run, runs_parser, write_outputs  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('runs', nargs='+', help='run folders of the benchmarks')
-    p.add_argument('--radius', type=float, default=14.0, help='matching radius, frame pixels')
+    p = runs_parser(__doc__)
     p.add_argument('--edge', type=float, default=15.0, help='"near the edge": pixels')
     p.add_argument('--out', default='benchmarks/results/recall_by_edge')
     return p.parse_args(argv)
@@ -66,12 +58,9 @@ def main(argv=None):
     args = parse_args(argv)
     rows = []
     for run in args.runs:
-        with open(osp.join(run, 'test_predictions.pkl'), 'rb') as f:
-            samples = pickle.load(f)
-        with open(osp.join(run, 'result.json')) as f:
-            row = json.load(f)['row']
-        counts = found_by_edge(samples, row['val_thr'], args.radius, args.edge)
-        rows.append(dict(run=run, thr=row['val_thr'],
+        samples, thr = load_run(run)
+        counts = found_by_edge(samples, thr, args.radius, args.edge)
+        rows.append(dict(run=run, thr=thr,
                          counts={f'{g}/{"near" if n else "inside"}': c
                                  for (g, n), c in sorted(counts.items())}))
     head = [f'{g} {where}' for g in GROUPS for where in ('near', 'inside')]

@@ -25,26 +25,18 @@ With ``--draw FRAME`` (a test frame's file name), ``<out>.jpg``: that frame
 as each run predicts it, side by side (truth as green rings, predictions
 scoring at least the lowest band edge as dots coloured by score).
 """
-import argparse
-import json
 import os.path as osp
-import pickle
 import sys
 
 import numpy as np
 
 ROOT = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, ROOT)
-from common import write_outputs  # noqa: E402
-
-GROUPS = ('faint', 'medium', 'obvious')
+from common import GROUPS, load_run, runs_parser, write_outputs  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('runs', nargs='+', help='run folders of the benchmarks')
-    p.add_argument('--radius', type=float, default=14.0, help='matching radius, frame pixels')
+    p = runs_parser(__doc__)
     p.add_argument('--bands', type=float, nargs='+', default=[0.05, 0.2, 0.5],
                    help='lower edges of the background peaks\' score bands, increasing')
     p.add_argument('--draw', metavar='FRAME', help='a test frame to draw (its file name)')
@@ -137,11 +129,8 @@ def main(argv=None):
     args = parse_args(argv)
     rows, runs_samples = [], []
     for run in args.runs:
-        with open(osp.join(run, 'test_predictions.pkl'), 'rb') as f:
-            samples = pickle.load(f)
+        samples, thr = load_run(run)
         runs_samples.append(samples)
-        with open(osp.join(run, 'result.json')) as f:
-            thr = json.load(f)['row']['val_thr']
         rows.append(dict(run=run, frames=len(samples),
                          **summarize(samples, thr, args.radius, args.bands)))
     groups = list(rows[0]['groups']) if rows else []
