@@ -30,7 +30,8 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   ``high_thr`` are at least 0.5 precise
   (``PseudoThresholdHook(band_precision=0.5)``) instead of a third of
   ``high_thr``; ``stage2_p95_band50``: both (0.95 and the calibrated
-  band);
+  band); ``stage2_refresh95``: the first teacher at 0.9, every refreshed
+  one at 0.95 (``PseudoThresholdHook(refresh_precision=0.95)``);
 - ``stage2_single``: ``configs/selftrain-single_...``, one frozen flip-test
   teacher for the whole run (the stage two shipped before the rounds); the
   rest change one thing of it: ``stage2_noflip``: the teacher without the
@@ -95,7 +96,7 @@ STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x28
 # the shipped rounds and their variants, then the single teacher and its
 METHODS = ('stage1', 'control', 'splc',
            'stage2', 'stage2_frozen_video', 'stage2_scan_top', 'stage2_p95', 'stage2_band50',
-           'stage2_p95_band50',
+           'stage2_p95_band50', 'stage2_refresh95',
            'stage2_single', 'stage2_noflip', 'stage2_ema', 'stage2_rounds', 'stage2_noband',
            'stage2_count', 'stage2_lowest', 'stage2_p80', 'stage2_negw', 'stage2_cross',
            'dense')
@@ -218,6 +219,7 @@ HOOK_CHANGES = {
     'stage2_p95': {'PseudoThresholdHook': dict(precision=0.95)},
     'stage2_band50': {'PseudoThresholdHook': dict(band_precision=0.5)},
     'stage2_p95_band50': {'PseudoThresholdHook': dict(precision=0.95, band_precision=0.5)},
+    'stage2_refresh95': {'PseudoThresholdHook': dict(refresh_precision=0.95)},
 }
 
 #: methods trained from their own config: the stage-two config's name with

@@ -171,6 +171,45 @@ def test_pseudo_threshold_hook_asks_the_metric_for_its_scan(scan):
     assert built[-1]['band_precision'] == 0.5
 
 
+
+def test_pseudo_threshold_hook_calibrates_refreshed_teachers_for_their_own_target():
+    # the first teacher at `precision`, every refreshed one at
+    # `refresh_precision`: the metric is asked for that target and its
+    # answer under that key is the threshold
+    from types import SimpleNamespace
+
+    import torch
+    from mmengine.config import ConfigDict
+
+    from mmpose_carcinosis.engine.hooks import PseudoThresholdHook
+    built = []
+
+    class Evaluator:
+        def process(self, **kw):
+            pass
+
+        def evaluate(self, n):
+            q = built[-1]['precision_targets'][0]
+            return {f'teacher/thr@p{q:g}': q / 2, f'teacher/max_count@p{q:g}': 3}
+
+    runner = SimpleNamespace(
+        cfg=ConfigDict(val_evaluator=dict(type='PointLocalizationMetric', radius=14.,
+                                          radii=[14.])),
+        build_evaluator=lambda cfg: built.append(cfg) or Evaluator(),
+        val_dataloader=type('Loader', (), dict(dataset=[], __iter__=lambda self: iter(())))())
+    model = SimpleNamespace(teacher_version=torch.tensor(0))
+    hook = PseudoThresholdHook(precision=0.9, refresh_precision=0.95, low_ratio=0.5)
+    assert hook.by_precision(runner, model, 0, 2.0)[:2] == (0.45, 0.225)
+    model.teacher_version = torch.tensor(2)
+    assert hook.by_precision(runner, model, 0, 2.0)[:2] == (0.475, 0.2375)
+    assert [c['precision_targets'] for c in built] == [[0.9], [0.95]]
+    assert PseudoThresholdHook(precision=0.9).target_precision(model) == 0.9
+    with pytest.raises(ValueError, match='refresh_precision'):
+        PseudoThresholdHook(refresh_precision=1.5)
+    with pytest.raises(ValueError, match="rule='precision'"):
+        PseudoThresholdHook(rule='count', per_frame=3, refresh_precision=0.95)
+
+
 def test_validation_doubts():
     from mmpose_carcinosis.engine.hooks.pseudo_threshold_hook import validation_doubts
     assert validation_doubts(20.0, 3.0, 4, 0.9) == []  # dense validation, 4 kept
