@@ -1,7 +1,9 @@
 """Helpers shared by the benchmark scripts."""
+import argparse
 import json
 import os
 import os.path as osp
+import pickle
 import statistics
 import time
 
@@ -43,7 +45,6 @@ GROUPS = ('faint', 'medium', 'obvious')
 def runs_parser(doc):
     """An argument parser for scripts that read benchmark runs: ``runs``
     (run folders) and ``--radius`` (matching radius, frame pixels)."""
-    import argparse
     p = argparse.ArgumentParser(description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('runs', nargs='+', help='run folders of the benchmarks')
@@ -55,7 +56,6 @@ def load_run(run):
     """What the sparse-to-dense benchmark keeps of a run: its test samples
     (``<run>/test_predictions.pkl``) and the threshold chosen on validation
     (``<run>/result.json``)."""
-    import pickle
     with open(osp.join(run, 'test_predictions.pkl'), 'rb') as f:
         samples = pickle.load(f)
     with open(osp.join(run, 'result.json')) as f:

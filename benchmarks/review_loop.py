@@ -449,15 +449,18 @@ def setup(name, args):
 
 # ------------------------------------------------------------------ summary
 
-def summarize(rows, ceiling, fraction=0.9):
-    """Mean and sample std over seeds per (benchmark, strategy, round),
-    the dense ceilings, and where each strategy reaches ``fraction`` of the
-    ceiling's F1 (:func:`cost_fractions`)."""
-    def ms(vals):
-        vals = [v for v in vals if v is not None]
-        if not vals:
-            return None, None
-        return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+def mean_std(vals):
+    """Mean and sample std of the values that are not None (std 0 for one
+    value; ``(None, None)`` for none)."""
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None, None
+    return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+
+def summarize(rows, ceiling):
+    """Mean and sample std over seeds per (benchmark, strategy, round)
+    and the dense ceilings."""
     groups = {}
     for r in rows:
         groups.setdefault((r['benchmark'], r['strategy'], r['round']), []).append(r)
@@ -465,17 +468,13 @@ def summarize(rows, ceiling, fraction=0.9):
     for (b, s, rnd), rs in groups.items():
         entry = dict(benchmark=b, strategy=s, round=rnd, seeds=[r['seed'] for r in rs])
         for k in ('f1', 'recall_faint', 'cost_fraction', 'cost_s'):
-            entry[f'{k}_mean'], entry[f'{k}_std'] = ms([r[k] for r in rs])
+            entry[f'{k}_mean'], entry[f'{k}_std'] = mean_std([r[k] for r in rs])
         curves.append(entry)
     dense = {}
     for c in ceiling:
         dense.setdefault(c['benchmark'], []).append(c['f1'])
-    dense = {b: dict(f1_mean=ms(v)[0], f1_std=ms(v)[1]) for b, v in dense.items()}
-    return (curves, dense) + cost_fractions(curves, dense, rows, fraction)
-
-
-def _mean_std(vals):
-    return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+    dense = {b: dict(f1_mean=mean_std(v)[0], f1_std=mean_std(v)[1]) for b, v in dense.items()}
+    return curves, dense
 
 
 def cost_fractions(curves, dense, rows, fraction):
@@ -500,8 +499,7 @@ def cost_fractions(curves, dense, rows, fraction):
                 per_seed.setdefault(r['seed'], []).append((r['cost_fraction'], r['f1']))
             per_seed = {k: crossing(v, target) for k, v in per_seed.items()}
             reached = [v for v in per_seed.values() if v is not None]
-            mean, std = (_mean_std(reached) if reached and len(reached) == len(per_seed)
-                         else (None, None))
+            mean, std = mean_std(reached) if len(reached) == len(per_seed) else (None, None)
             seeds90[b][key] = dict(mean=mean, std=std, per_seed=per_seed)
     return at90, seeds90
 
@@ -634,10 +632,8 @@ def main(argv=None):
             r, c = run_benchmark(name, args)
             rows += r
             ceiling += c
-    curves, dense, at90, seeds90 = summarize(rows, ceiling)
-    reached = {0.9: (at90, seeds90)}
-    for fraction in args.also_at:
-        reached[fraction] = cost_fractions(curves, dense, rows, fraction)
+    curves, dense = summarize(rows, ceiling)
+    reached = {f: cost_fractions(curves, dense, rows, f) for f in [0.9, *args.also_at]}
     settings = (dict(combined=args.combine) if args.combine else
                 dict(seeds=args.seeds, rounds=args.rounds, frames=args.frames,
                      add_missed=args.add_missed, leave_precision=args.leave_precision))

@@ -108,7 +108,8 @@ def test_cost_fraction_at_90_reads_the_mean_curves():
                                  cost_fraction=0.1 * (r + 1)))
     ceiling = [dict(benchmark='varied', seed=0, f1=99.0), dict(benchmark='varied', seed=1,
                                                              f1=101.0)]
-    curves, dense, at90, seeds90 = rl.summarize(rows, ceiling)
+    curves, dense = rl.summarize(rows, ceiling)
+    at90, seeds90 = rl.cost_fractions(curves, dense, rows, 0.9)
     assert dense['varied']['f1_mean'] == pytest.approx(100.0)
     assert at90 == {'varied': {'dense': 1.0, 'review': pytest.approx(0.3), 'clicks': None}}
     # per seed, target 90: seed 0 (39, 79, 94) crosses at 0.2 + 0.1 * 11 / 15,

@@ -172,17 +172,14 @@ class PseudoThresholdHook(Hook):
         self.precision = float(precision)
         self.precision_scan = check_precision_scan(precision_scan)
         self.low_ratio = float(low_ratio)
-        if band_precision is not None and not 0 < band_precision <= 1:
-            raise ValueError(f'band_precision must be in (0, 1], got {band_precision}')
-        if band_precision is not None and rule != 'precision':
-            raise ValueError("band_precision calibrates on the dense validation split: "
-                             "it needs rule='precision'")
+        for name, value in (('band_precision', band_precision),
+                            ('refresh_precision', refresh_precision)):
+            if value is not None and not 0 < value <= 1:
+                raise ValueError(f'{name} must be in (0, 1], got {value}')
+            if value is not None and rule != 'precision':
+                raise ValueError(f'{name} is a precision on the dense validation split: '
+                                 "it needs rule='precision'")
         self.band_precision = band_precision
-        if refresh_precision is not None and not 0 < refresh_precision <= 1:
-            raise ValueError(f'refresh_precision must be in (0, 1], got {refresh_precision}')
-        if refresh_precision is not None and rule != 'precision':
-            raise ValueError("refresh_precision is a validation precision: it needs "
-                             "rule='precision'")
         self.refresh_precision = refresh_precision
         self.score_floor = float(score_floor)
         if exclude_top != 'clicks' and not (isinstance(exclude_top, int) and exclude_top >= 0):
@@ -240,6 +237,8 @@ class PseudoThresholdHook(Hook):
                 high, low, most, report = self.by_precision(runner, model, pair, clicks)
                 doubts.update(dict.fromkeys(validation_doubts(
                     truth, clicks, most, self.target_precision(model))))
+            if low is None:  # the band below high_thr is not calibrated: a ratio
+                low = high * self.low_ratio
             cap = None
             if self.frame_cap is not None:
                 cap = int(math.floor(self.frame_cap * max(most, 1)))
@@ -262,8 +261,9 @@ class PseudoThresholdHook(Hook):
 
     def by_precision(self, runner, model, pair: int, mean_clicks: float):
         """Teacher ``pair``'s ``high_thr`` at ``precision`` on the validation
-        split, its ``low_thr``, the most predictions a validation frame keeps
-        at ``high_thr``, and a report (``mean_clicks``: per training frame)."""
+        split, its calibrated ``low_thr`` (None without ``band_precision``),
+        the most predictions a validation frame keeps at ``high_thr``, and a
+        report (``mean_clicks``: per training frame)."""
         top = int(round(mean_clicks)) if self.exclude_top == 'clicks' else self.exclude_top
         q = self.target_precision(model)
         metric = dict(self.point_metric(runner), type='PointLocalizationMetric',
@@ -284,18 +284,18 @@ class PseudoThresholdHook(Hook):
                   f'teacher AP '
                   f'{metrics.get("teacher/ap", float("nan")):.1f}, best F1 '
                   f'{metrics.get("teacher/best_f1", float("nan")):.1f}')
-        high = float(metrics[f'teacher/thr@p{q:g}'])
-        if self.band_precision is None:
-            low = high * self.low_ratio
-        else:
+        low = None
+        if self.band_precision is not None:
             low = float(metrics[f'teacher/band_thr@p{q:g}'])
             report += f', band at least {self.band_precision:g} precise'
-        return high, low, int(metrics[f'teacher/max_count@p{q:g}']), report
+        return (float(metrics[f'teacher/thr@p{q:g}']), low,
+                int(metrics[f'teacher/max_count@p{q:g}']), report)
 
     def by_count(self, runner, model, pair: int, mean_clicks: float):
         """Teacher ``pair``'s ``high_thr`` giving ``per_frame`` pseudo labels per
-        training frame (``mean_clicks`` with ``per_frame='clicks'``), its
-        ``low_thr``, ``per_frame`` (the cap's base) and a report."""
+        training frame (``mean_clicks`` with ``per_frame='clicks'``), None
+        (no calibrated ``low_thr``), ``per_frame`` (the cap's base) and a
+        report."""
         frames = training_frames(runner)
         rank, world = get_dist_info()
         scores = [np.zeros(0)]
@@ -309,5 +309,5 @@ class PseudoThresholdHook(Hook):
         per_frame = mean_clicks if self.per_frame == 'clicks' else self.per_frame
         high = threshold_for_count(np.concatenate(all_gather_object(np.concatenate(scores))),
                                    per_frame * len(frames), self.score_floor)
-        return high, high * self.low_ratio, per_frame, (f'on the training frames ({len(frames)} frames), '
-                                 f'{per_frame:g} pseudo labels per frame')
+        return high, None, per_frame, (f'on the training frames ({len(frames)} frames), '
+                                       f'{per_frame:g} pseudo labels per frame')

@@ -183,11 +183,10 @@ def band_threshold(thresholds: np.ndarray, tp: np.ndarray, num_pred: np.ndarray,
     thresholds = np.asarray(thresholds, np.float64)
     tp, num_pred = np.asarray(tp, np.float64), np.asarray(num_pred, np.float64)
     above = thresholds >= high
-    tp_high = tp[above][-1] if above.any() else 0.0
-    n_high = num_pred[above][-1] if above.any() else 0.0
-    n_band, tp_band = num_pred - n_high, tp - tp_high
-    ok = ~above & (n_band >= max(min_predictions, 1)) & (
-        tp_band >= target * np.maximum(n_band, 1))
+    last = np.nonzero(above)[0]
+    tp_high, n_high = (tp[last[-1]], num_pred[last[-1]]) if len(last) else (0.0, 0.0)
+    n_band = num_pred - n_high  # predictions in [t, high)
+    ok = ~above & (n_band >= max(min_predictions, 1)) & (tp - tp_high >= target * n_band)
     idx = np.nonzero(ok)[0]
     return float(thresholds[idx[-1]]) if len(idx) else float(high)
 

@@ -22,10 +22,10 @@ def test_pseudo_threshold_hook_calibrates_each_teacher(monkeypatch):
     logger = SimpleNamespace(info=MMLogger.get_current_instance().info, warning=warnings.append)
     runner = SimpleNamespace(model=model, logger=logger,
                              message_hub=MessageHub.get_current_instance())
-    hook = PseudoThresholdHook(frame_cap=2.0)
-    # teacher 0: 0.3 (band from 0.15) with at most 2 kept per validation
-    # frame; teacher 1: 0.6 (0.3) and 0
-    fake = {0: (0.3, 0.15, 2, ''), 1: (0.6, 0.3, 0, '')}
+    hook = PseudoThresholdHook(low_ratio=0.5, frame_cap=2.0)
+    # teacher 0: 0.3, no calibrated band (so low_ratio: 0.15), at most 2 kept
+    # per validation frame; teacher 1: 0.6, its band calibrated from 0.3, 0
+    fake = {0: (0.3, None, 2, ''), 1: (0.6, 0.3, 0, '')}
     calls = []
     monkeypatch.setattr(hook, 'by_precision', lambda r, m, pair, c: calls.append(pair) or fake[pair])
     monkeypatch.setattr(hook, 'clicks_per_frame', lambda r: 3.0)
@@ -160,8 +160,9 @@ def test_pseudo_threshold_hook_asks_the_metric_for_its_scan(scan):
         build_evaluator=lambda cfg: built.append(cfg) or Evaluator(),
         val_dataloader=type('Loader', (), dict(dataset=[], __iter__=lambda self: iter(())))())
     hook = PseudoThresholdHook(precision=0.8, precision_scan=scan, low_ratio=0.5)
-    # high_thr, low_thr (a ratio of it), the most kept per frame
-    assert hook.by_precision(runner, None, 0, 2.4)[:3] == (0.25, 0.125, 3)
+    # high_thr, no calibrated low_thr (the ratio is applied by calibrate),
+    # the most kept per frame
+    assert hook.by_precision(runner, None, 0, 2.4)[:3] == (0.25, None, 3)
     (cfg, ) = built
     assert (cfg['precision_scan'], cfg['precision_targets'], cfg['exclude_top'],
             cfg['radius'], cfg['band_precision']) == (scan, [0.8], 2, 14., None)
@@ -199,9 +200,9 @@ def test_pseudo_threshold_hook_calibrates_refreshed_teachers_for_their_own_targe
         val_dataloader=type('Loader', (), dict(dataset=[], __iter__=lambda self: iter(())))())
     model = SimpleNamespace(teacher_version=torch.tensor(0))
     hook = PseudoThresholdHook(precision=0.9, refresh_precision=0.95, low_ratio=0.5)
-    assert hook.by_precision(runner, model, 0, 2.0)[:2] == (0.45, 0.225)
+    assert hook.by_precision(runner, model, 0, 2.0)[:2] == (0.45, None)
     model.teacher_version = torch.tensor(2)
-    assert hook.by_precision(runner, model, 0, 2.0)[:2] == (0.475, 0.2375)
+    assert hook.by_precision(runner, model, 0, 2.0)[:2] == (0.475, None)
     assert [c['precision_targets'] for c in built] == [[0.9], [0.95]]
     assert PseudoThresholdHook(precision=0.9).target_precision(model) == 0.9
     with pytest.raises(ValueError, match='refresh_precision'):
