@@ -32,6 +32,11 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   ``high_thr``; ``stage2_p95_band50``: both (0.95 and the calibrated
   band); ``stage2_refresh95``: the first teacher at 0.9, every refreshed
   one at 0.95 (``PseudoThresholdHook(refresh_precision=0.95)``);
+  ``stage2_appearance``: the shipped rounds with the appearance verifier
+  (``semi_train_cfg.appearance``): the ignored band's peaks that look more
+  like the clicked nodules than like confident background in the
+  teacher's features become pseudo labels; ``stage2_appearance95``: the
+  same at 0.95 validation precision;
 - ``stage2_single``: ``configs/selftrain-single_...``, one frozen flip-test
   teacher for the whole run (the stage two shipped before the rounds); the
   rest change one thing of it: ``stage2_noflip``: the teacher without the
@@ -96,7 +101,7 @@ STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x28
 # the shipped rounds and their variants, then the single teacher and its
 METHODS = ('stage1', 'control', 'splc',
            'stage2', 'stage2_frozen_video', 'stage2_scan_top', 'stage2_p95', 'stage2_band50',
-           'stage2_p95_band50', 'stage2_refresh95',
+           'stage2_p95_band50', 'stage2_refresh95', 'stage2_appearance', 'stage2_appearance95',
            'stage2_single', 'stage2_noflip', 'stage2_ema', 'stage2_rounds', 'stage2_noband',
            'stage2_count', 'stage2_lowest', 'stage2_p80', 'stage2_negw', 'stage2_cross',
            'dense')
@@ -220,6 +225,14 @@ HOOK_CHANGES = {
     'stage2_band50': {'PseudoThresholdHook': dict(band_precision=0.5)},
     'stage2_p95_band50': {'PseudoThresholdHook': dict(precision=0.95, band_precision=0.5)},
     'stage2_refresh95': {'PseudoThresholdHook': dict(refresh_precision=0.95)},
+    'stage2_appearance95': {'PseudoThresholdHook': dict(precision=0.95)},
+}
+#: each method's changes to the model's ``semi_train_cfg``
+MODEL_CHANGES = {
+    'stage2_noflip': dict(teacher_flip=False),
+    'stage2_negw': dict(negative_gamma=2.0),
+    'stage2_appearance': dict(appearance=dict(accept=0.5)),
+    'stage2_appearance95': dict(appearance=dict(accept=0.5)),
 }
 
 #: methods trained from their own config: the stage-two config's name with
@@ -386,10 +399,8 @@ def main(argv=None):
                              else h for h in hooks]
                 if hooks != variant.custom_hooks:
                     over['custom_hooks'] = [dict(h) for h in hooks]
-                if method == 'stage2_noflip':
-                    over['model.semi_train_cfg.teacher_flip'] = False
-                if method == 'stage2_negw':
-                    over['model.semi_train_cfg.negative_gamma'] = 2.0
+                over.update({f'model.semi_train_cfg.{k}': v
+                             for k, v in MODEL_CHANGES.get(method, {}).items()})
                 if method == 'stage2_cross':
                     over['model.partner_load_from'] = partner
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,

@@ -204,7 +204,8 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
               stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_scan_top=72.7, stage2_p95=72.8,
               stage2_band50=72.9, stage2_p95_band50=73.0,
-              stage2_refresh95=73.1, stage2_noband=68.0, stage2_count=69.0,
+              stage2_refresh95=73.1, stage2_appearance=73.2, stage2_appearance95=73.3,
+              stage2_noband=68.0, stage2_count=69.0,
               stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
@@ -297,6 +298,12 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert (refresh['refresh_precision'], refresh['precision']) == (0.95, 0.9)
     assert hook('stage2_frozen_video', 'FreezePseudoLabelsHook')[0]['video'] == {}
     assert by_method['stage2_noflip'][0]['model.semi_train_cfg.teacher_flip'] is False
+    # the appearance verifier on the shipped rounds, at 0.9 and at 0.95
+    for m in ('stage2_appearance', 'stage2_appearance95'):
+        assert by_method[m][1] == stage_two.STAGE2_CONFIG
+        assert by_method[m][0]['model.semi_train_cfg.appearance'] == dict(accept=0.5)
+    assert 'custom_hooks' not in by_method['stage2_appearance'][0]  # the config's 0.9
+    assert hook('stage2_appearance95', 'PseudoThresholdHook')[0]['precision'] == 0.95
     # the cross partner is the next seed's stage-one model, listed or not
     partners = [o['model.partner_load_from'] for m, o, _ in calls if m == 'stage2_cross']
     assert partners == [osp.join(work_dir, f'seed_{s}', 'clicks_1-5', 'cragtail_paste',

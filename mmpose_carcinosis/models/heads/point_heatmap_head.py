@@ -66,6 +66,16 @@ class PointHeatmapHead(HeatmapHead):
             return self.loss_module(outputs, target, None, mask)
         return self.loss_module(outputs, target, None, mask, negatives)
 
+    def embed(self, feats: Tuple[Tensor]) -> Tensor:
+        """(B, C, H, W) features at heatmap resolution: MMPose's
+        :meth:`HeatmapHead.forward` up to its ``final_layer`` (what each
+        heatmap pixel's logit is a linear function of)."""
+        return self.conv_layers(self.deconv_layers(feats[-1]))
+
+    def forward(self, feats: Tuple[Tensor]) -> Tensor:
+        """Raw outputs (B, K, H, W): ``final_layer`` on :meth:`embed`."""
+        return self.final_layer(self.embed(feats))
+
     def activate(self, heatmaps: Tensor) -> Tensor:
         """Map raw outputs (B, K, H, W) to scores (B, K, H, W)."""
         if self.score_activation == 'sigmoid':

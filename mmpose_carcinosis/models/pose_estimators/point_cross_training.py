@@ -73,8 +73,10 @@ class PointCrossTraining(PointSelfTraining):
             _load_checkpoint_to_model(net, ckpt, strict=True)
 
     def pair_loss(self, pair: int, logits: Tensor, teacher_logits: List[Tensor],
-                  clicks: Tensor, negatives: Optional[Tensor] = None):
-        loss, stats = super().pair_loss(pair, logits, teacher_logits, clicks, negatives)
+                  clicks: Tensor, negatives: Optional[Tensor] = None,
+                  features: Optional[List[Tensor]] = None):
+        loss, stats = super().pair_loss(pair, logits, teacher_logits, clicks, negatives,
+                                        features)
         distill = self.distill(logits, teacher_logits[1 - pair])
         stats['distill'] = distill
         return (1 - self.cross_weight) * loss + self.cross_weight * distill, stats

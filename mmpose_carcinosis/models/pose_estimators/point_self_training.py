@@ -15,7 +15,10 @@ from torch import Tensor
 
 from ..heads.point_heatmap_head import stacked_field
 from ..utils import flip_test_logits
-from ..utils.pseudo_labels import frame_to_input, make_pseudo_targets, stable_points
+from ..utils.appearance import (APPEARANCE_DEFAULTS, appearance_scores, masked_mean,
+                                prototype_pixels, updated_prototype)
+from ..utils.pseudo_labels import (frame_to_input, make_pseudo_targets, near_clicks,
+                                   stable_points)
 
 #: the options of ``semi_train_cfg`` and their defaults
 SEMI_TRAIN_DEFAULTS = dict(
@@ -26,7 +29,8 @@ SEMI_TRAIN_DEFAULTS = dict(
     ramp_iters=100,
     student_noise=dict(brightness=0.2, contrast=0.2, noise=0.05),
     teacher_flip=False,
-    negative_gamma=0.0)
+    negative_gamma=0.0,
+    appearance=None)
 SEMI_TEST_DEFAULTS = dict(predict_on='student')
 #: the arguments of the flat form (before ``semi_train_cfg``), where they went
 LEGACY_ARGS = {
@@ -102,7 +106,13 @@ class PointSelfTraining(BaseModel):
               and in its own predictions (calibration, quality);
             - ``negative_gamma`` (float): unlabeled pixels weigh
               ``(1 - teacher score) ** negative_gamma`` (0: off;
-              :func:`make_pseudo_targets`).
+              :func:`make_pseudo_targets`);
+            - ``appearance`` (dict, optional): the appearance verifier
+              (:mod:`..utils.appearance`): the ignored band's peaks that
+              look like the clicked nodules in the teacher's features
+              become pseudo labels; ``momentum`` of the prototypes' moving
+              average (0.99), ``temperature`` (0.1), ``accept`` (0.5, the
+              appearance score a band peak needs). None: off.
 
             Defaults: :data:`SEMI_TRAIN_DEFAULTS`.
         semi_test_cfg (dict, optional): ``predict_on``: ``'student'`` or
@@ -142,6 +152,13 @@ class PointSelfTraining(BaseModel):
                              f'{sorted(set(SEMI_TRAIN_DEFAULTS) | self.extra_train_keys())}')
         self.semi_train_cfg = dict(copy.deepcopy(SEMI_TRAIN_DEFAULTS), **(semi_train_cfg or {}))
         self.semi_test_cfg = dict(SEMI_TEST_DEFAULTS, **(semi_test_cfg or {}))
+        appearance = self.semi_train_cfg['appearance']
+        if appearance is not None:
+            unknown = set(appearance) - set(APPEARANCE_DEFAULTS)
+            if unknown:
+                raise ValueError(f'unknown semi_train_cfg.appearance options {sorted(unknown)}; '
+                                 f'known: {sorted(APPEARANCE_DEFAULTS)}')
+            self.semi_train_cfg['appearance'] = dict(APPEARANCE_DEFAULTS, **appearance)
         if self.semi_test_cfg['predict_on'] not in ('student', 'teacher'):
             raise ValueError('semi_test_cfg.predict_on must be student|teacher, got '
                              f'{self.semi_test_cfg["predict_on"]!r}')
@@ -169,6 +186,12 @@ class PointSelfTraining(BaseModel):
             else:
                 self.register_buffer(name, torch.zeros(0, dtype=torch.long))
         self.register_buffer('frozen_version', torch.full((), -1, dtype=torch.long))
+        # the appearance verifier's prototypes (unit length) per pair, and the
+        # teacher version they describe (-1: none yet)
+        channels = self.student.head.final_layer.in_channels
+        self.register_buffer('positive_prototype', torch.zeros(pairs, channels))
+        self.register_buffer('negative_prototype', torch.zeros(pairs, channels))
+        self.register_buffer('prototype_version', torch.full((pairs, ), -1, dtype=torch.long))
         for i in range(pairs):
             self.set_thresholds(i, cfg['high_thr'], cfg['low_thr'], cap)
         self.register_load_state_dict_pre_hook(self._remap_stage_one)
@@ -374,35 +397,78 @@ class PointSelfTraining(BaseModel):
             x = x + torch.randn_like(x) * n['noise']
         return x
 
-    def teacher_logits(self, teacher, inputs: Tensor) -> Tensor:
+    def teacher_logits(self, teacher, inputs: Tensor, embed: bool = False):
         """Raw teacher outputs (B, K, H, W) on ``inputs`` (B, 3, h, w), the
-        mean with the mirrored view's (flipped back) under ``teacher_flip``."""
+        mean with the mirrored view's (flipped back) under ``teacher_flip``;
+        with ``embed`` also its head's features (B, C, H, W) of the view."""
         flip_indices = (getattr(self.student, 'dataset_meta', None) or {}).get('flip_indices')
         return flip_test_logits(teacher, inputs, bool(self.semi_train_cfg['teacher_flip']),
-                                teacher.test_cfg, flip_indices)
+                                teacher.test_cfg, flip_indices, embed=embed)
+
+    def verify(self, pair: int, features: Tensor, scores: Tensor, clicks: Tensor,
+               near_click: Tensor, negatives: Optional[Tensor] = None) -> Optional[Tensor]:
+        """Appearance scores (B, 1, H, W) of pair ``pair``'s teacher
+        (:func:`appearance_scores`) after updating its prototypes with this
+        batch (:func:`prototype_pixels`; a new teacher version starts them
+        afresh); None until this teacher has seen a click. ``features``
+        (B, C, H, W): the teacher's head features; ``scores``: its scores;
+        ``clicks``: the clicks' target."""
+        cfg = self.semi_train_cfg['appearance']
+        positive, negative = prototype_pixels(clicks, scores, near_click,
+                                              self.low_thr[pair], negatives)
+        fresh = int(self.prototype_version[pair]) != int(self.teacher_version)
+        for proto, pixels in ((self.positive_prototype, positive),
+                              (self.negative_prototype, negative)):
+            total, count = masked_mean(features, pixels)
+            proto[pair] = updated_prototype(proto[pair], total, count, cfg['momentum'],
+                                            fresh)
+            if fresh and proto is self.positive_prototype and float(count) > 0:
+                self.prototype_version[pair] = self.teacher_version
+        if int(self.prototype_version[pair]) != int(self.teacher_version):
+            return None  # no click seen yet by this teacher
+        return appearance_scores(features, self.positive_prototype[pair],
+                                 self.negative_prototype[pair], cfg['temperature'])
 
     def pseudo_targets(self, pair: int, teacher_logits: Tensor, clicks: Tensor,
-                       negatives: Optional[Tensor] = None):
+                       negatives: Optional[Tensor] = None,
+                       features: Optional[Tensor] = None):
         """Target (B, K, H, W), loss mask and statistics of pair ``pair``'s
         student from its teacher's raw outputs and the clicks' target, at
         the pair's thresholds (:func:`make_pseudo_targets`); never at
-        confirmed ``negatives`` (B, K, H, W)."""
+        confirmed ``negatives`` (B, K, H, W). With the appearance verifier
+        (``semi_train_cfg.appearance``) the teacher's head ``features``
+        (B, C, H, W) score the ignored band's peaks (:meth:`verify`)."""
         teacher = self.teachers()[pair]
         codec = teacher.head.decoder
-        return make_pseudo_targets(
-            teacher.head.activate(teacher_logits), clicks, float(codec.sigma),
-            self.high_thr[pair], self.low_thr[pair], self.click_radius / self.stride,
+        scores = teacher.head.activate(teacher_logits)
+        sigma, radius = float(codec.sigma), self.click_radius / self.stride
+        appearance, accept = None, 0.5
+        if self.semi_train_cfg['appearance'] is not None:
+            if features is None:
+                raise ValueError('semi_train_cfg.appearance needs the teacher\'s features')
+            appearance = self.verify(pair, features, scores, clicks,
+                                     near_clicks(clicks, sigma, radius), negatives)
+            accept = float(self.semi_train_cfg['appearance']['accept'])
+        target, mask, stats = make_pseudo_targets(
+            scores, clicks, sigma, self.high_thr[pair], self.low_thr[pair], radius,
             int(codec.decode_nms_kernel), self.ramp(), self.max_pseudo_per_frame[pair],
-            negatives, float(self.semi_train_cfg['negative_gamma']))
+            negatives, float(self.semi_train_cfg['negative_gamma']), appearance, accept)
+        if self.semi_train_cfg['appearance'] is not None:
+            stats.setdefault('verified_per_frame', scores.new_zeros(()))
+        return target, mask, stats
 
     def pair_loss(self, pair: int, logits: Tensor, teacher_logits: List[Tensor],
-                  clicks: Tensor, negatives: Optional[Tensor] = None):
+                  clicks: Tensor, negatives: Optional[Tensor] = None,
+                  features: Optional[List[Tensor]] = None):
         """Pair ``pair``'s student loss (its ``logits`` (B, K, H, W)
         against its teacher's pseudo targets) and statistics;
         ``teacher_logits``: every teacher's raw outputs; ``negatives``:
-        confirmed negatives (full negative term, never pseudo labels)."""
-        target, mask, stats = self.pseudo_targets(pair, teacher_logits[pair], clicks,
-                                                  negatives)
+        confirmed negatives (full negative term, never pseudo labels);
+        ``features``: every teacher's head features (the appearance
+        verifier's), or None."""
+        target, mask, stats = self.pseudo_targets(
+            pair, teacher_logits[pair], clicks, negatives,
+            None if features is None else features[pair])
         return self.students()[pair].head.compute_loss(logits, target, mask, negatives), stats
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
@@ -410,8 +476,11 @@ class PointSelfTraining(BaseModel):
         # their scores are compared with thresholds PseudoThresholdHook chose
         # on float32 predictions (predict_teacher), so the pseudo labels do
         # not depend on the training's precision.
+        embed = self.semi_train_cfg['appearance'] is not None
         with torch.no_grad(), torch.autocast(inputs.device.type, enabled=False):
-            t_logits = [self.teacher_logits(t, inputs.float()) for t in self.teachers()]
+            outs = [self.teacher_logits(t, inputs.float(), embed) for t in self.teachers()]
+        t_logits, t_features = ([o[0] for o in outs], [o[1] for o in outs]) if embed else (
+            outs, None)
         clicks = torch.stack([d.gt_fields.heatmaps for d in data_samples]).to(t_logits[0])
         frozen = self.frozen_targets(data_samples, clicks)
         if frozen is not None:  # frozen pseudo labels count as clicks
@@ -420,7 +489,7 @@ class PointSelfTraining(BaseModel):
         losses = dict(pseudo_weight=torch.tensor(self.ramp()))
         for pair, (suffix, student) in enumerate(zip(self.pair_suffixes, self.students())):
             logits = student.head.forward(student.extract_feat(self.student_view(inputs)))
-            loss, stats = self.pair_loss(pair, logits, t_logits, clicks, negatives)
+            loss, stats = self.pair_loss(pair, logits, t_logits, clicks, negatives, t_features)
             losses[f'loss_kpt{suffix}'] = loss
             losses.update({f'{k}{suffix}': v.detach() for k, v in stats.items()})
         return losses

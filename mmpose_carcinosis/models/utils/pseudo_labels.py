@@ -35,12 +35,21 @@ def disk_kernel(radius: float) -> Tensor:
     return ((ax[:, None]**2 + ax[None, :]**2) <= radius**2).float()[None, None]
 
 
+def near_clicks(click_target: Tensor, sigma: float, click_radius: float) -> Tensor:
+    """(B, K, H, W) bool: the pixels within ``click_radius`` (heatmap
+    pixels) of a click, from the clicks' Gaussian target (spread ``sigma``,
+    peak 1): ``max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)``."""
+    return click_target > math.exp(-click_radius**2 / (2 * sigma**2))
+
+
 def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: float,
                         high_thr: float, low_thr: float, click_radius: float,
                         nms_kernel: int = 3, weight: float = 1.0,
                         max_per_frame: Optional[int] = None,
                         negatives: Optional[Tensor] = None,
-                        negative_gamma: float = 0.0
+                        negative_gamma: float = 0.0,
+                        appearance: Optional[Tensor] = None,
+                        accept: float = 0.5
                         ) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
     """Pseudo-labelled targets from a teacher's score heatmap.
 
@@ -63,6 +72,10 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     pseudo-label threshold the student is pushed to background less.
     Confirmed negatives keep the full weight.
 
+    With ``appearance`` (the verifier, :mod:`.appearance`), peaks of the
+    ignored band whose appearance score reaches ``accept`` are pseudo
+    labels too (before the frame cap counts them).
+
     Args:
         teacher_scores (Tensor): (B, 1, H, W) scores in [0, 1].
         click_target (Tensor): (B, 1, H, W) the clicks' Gaussian target
@@ -84,21 +97,28 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
             each point a reviewer rejected, every pixel of a dense frame): a
             teacher peak there is never a pseudo label (nor ignored: the
             loss pushes it down).
+        appearance (Tensor, optional): (B, 1, H, W) the verifier's scores
+            in [0, 1] (:func:`.appearance.appearance_scores`).
+        accept (float): Appearance score at which a band peak becomes a
+            pseudo label. Defaults to 0.5.
 
     Returns:
         tuple: target (B, 1, H, W), mask (B, 1, H, W) float (0: ignored;
         in (0, 1] a pixel's loss weight) and
         statistics (pseudo and ignored peaks per frame, fraction of frames
-        whose pseudo peaks were ignored).
+        whose pseudo peaks were ignored; with ``appearance`` the band peaks
+        it accepted per frame).
     """
     peaks = heatmap_nms(teacher_scores.float(), nms_kernel)
-    # H(p) = max_i exp(-d_i^2 / 2 sigma^2) > exp(-r^2 / 2 sigma^2)  <=>  a click within r
-    near_click = click_target > math.exp(-click_radius**2 / (2 * sigma**2))
-    far = ~near_click & (peaks > 0)
+    far = ~near_clicks(click_target, sigma, click_radius) & (peaks > 0)
     if negatives is not None:
         far = far & ~(negatives > 0)
     pseudo = far & (peaks >= high_thr)
     ignore = far & (peaks >= low_thr) & ~pseudo
+    verified = None
+    if appearance is not None:
+        verified = ignore & (appearance >= accept)
+        pseudo, ignore = pseudo | verified, ignore & ~verified
     doubtful = torch.zeros(pseudo.shape[0], dtype=torch.bool, device=pseudo.device)
     if max_per_frame is not None:
         limit = torch.as_tensor(max_per_frame, device=pseudo.device)
@@ -120,6 +140,8 @@ def make_pseudo_targets(teacher_scores: Tensor, click_target: Tensor, sigma: flo
     stats = dict(pseudo_per_frame=pseudo.flatten(1).sum(1).float().mean(),
                  ignored_per_frame=ignore.flatten(1).sum(1).float().mean(),
                  doubtful_frames=doubtful.float().mean())
+    if verified is not None:
+        stats['verified_per_frame'] = verified.flatten(1).sum(1).float().mean()
     return target, mask, stats
 
 
