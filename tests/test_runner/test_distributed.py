@@ -201,3 +201,35 @@ def test_quality_hook_shards_frames_over_ranks(tmp_path):
         shares.append(sorted(seen))
         assert logged == pytest.approx(single)
     assert shares == [[0, 2, 4, 6], [1, 3, 5]]
+
+
+def _prototype_batch():
+    """4 frames of 3-channel features; frames 2 and 3 without a click."""
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(4, 3, 6, 8, generator=g)
+    mask = torch.rand(4, 1, 6, 8, generator=g) > 0.7
+    mask[2:] = False
+    return feats, mask
+
+
+def _prototype_worker(rank, world, port, out):
+    from mmpose_carcinosis.models.utils import masked_mean, updated_prototype
+    _init(rank, world, port)
+    feats, mask = _prototype_batch()
+    mine = slice(rank * 2, rank * 2 + 2)  # rank 1 has no click pixel at all
+    total, count = masked_mean(feats[mine], mask[mine])
+    torch.save(updated_prototype(torch.zeros(3), total, count, 0.9, fresh=True), f'{out}.{rank}')
+    torch.distributed.destroy_process_group()
+
+
+def test_appearance_prototypes_are_summed_over_ranks(tmp_path):
+    # the verifier's prototypes: every rank gets the prototype of the whole
+    # batch, the rank without any click included
+    from mmpose_carcinosis.models.utils import masked_mean, updated_prototype
+    out = str(tmp_path / 'proto')
+    mp.spawn(_prototype_worker, args=(2, _port() + 3, out), nprocs=2, join=True)
+    feats, mask = _prototype_batch()
+    single = updated_prototype(torch.zeros(3), *masked_mean(feats, mask), 0.9, fresh=True)
+    assert float(single.norm()) == pytest.approx(1.0)
+    for rank in range(2):
+        torch.testing.assert_close(torch.load(f'{out}.{rank}'), single)
