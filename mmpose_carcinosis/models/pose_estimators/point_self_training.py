@@ -417,13 +417,15 @@ class PointSelfTraining(BaseModel):
         positive, negative = prototype_pixels(clicks, scores, near_click,
                                               self.low_thr[pair], negatives)
         fresh = int(self.prototype_version[pair]) != int(self.teacher_version)
+        counts = []
         for proto, pixels in ((self.positive_prototype, positive),
                               (self.negative_prototype, negative)):
             total, count = masked_mean(features, pixels)
             proto[pair] = updated_prototype(proto[pair], total, count, cfg['momentum'],
                                             fresh)
-            if fresh and proto is self.positive_prototype and float(count) > 0:
-                self.prototype_version[pair] = self.teacher_version
+            counts.append(float(count))
+        if counts[0] > 0:  # this teacher has seen a click
+            self.prototype_version[pair] = self.teacher_version
         if int(self.prototype_version[pair]) != int(self.teacher_version):
             return None  # no click seen yet by this teacher
         return appearance_scores(features, self.positive_prototype[pair],

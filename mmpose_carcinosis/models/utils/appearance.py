@@ -44,10 +44,10 @@ def prototype_pixels(click_target: Tensor, scores: Tensor, near_click: Tensor,
         click target above 0.5) and ``negative`` (B, 1, H, W) bool.
     """
     positive = heatmap_nms(click_target.float(), 3) > 0.5
-    negative = (scores < low_thr) & ~near_click
+    background = scores < low_thr
     if negatives is not None:
-        negative = (negative | (negatives > 0)) & ~near_click
-    return positive, negative
+        background = background | (negatives > 0)
+    return positive, background & ~near_click
 
 
 def masked_mean(features: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
