@@ -206,7 +206,7 @@ def test_quality_hook_shards_frames_over_ranks(tmp_path):
 def _prototype_batch():
     """4 frames of 3-channel features; frames 2 and 3 without a click."""
     g = torch.Generator().manual_seed(0)
-    feats = torch.randn(4, 3, 6, 8, generator=g)
+    feats = torch.nn.functional.normalize(torch.randn(4, 3, 6, 8, generator=g), dim=1)
     mask = torch.rand(4, 1, 6, 8, generator=g) > 0.7
     mask[2:] = False
     return feats, mask

@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmpose.registry import MODELS
@@ -417,10 +418,11 @@ class PointSelfTraining(BaseModel):
         positive, negative = prototype_pixels(clicks, scores, near_click,
                                               self.low_thr[pair], negatives)
         fresh = int(self.prototype_version[pair]) != int(self.teacher_version)
+        unit = F.normalize(features.float(), dim=1)  # once for both prototypes and the scores
         counts = []
         for proto, pixels in ((self.positive_prototype, positive),
                               (self.negative_prototype, negative)):
-            total, count = masked_mean(features, pixels)
+            total, count = masked_mean(unit, pixels)
             proto[pair] = updated_prototype(proto[pair], total, count, cfg['momentum'],
                                             fresh)
             counts.append(float(count))
@@ -428,7 +430,7 @@ class PointSelfTraining(BaseModel):
             self.prototype_version[pair] = self.teacher_version
         if int(self.prototype_version[pair]) != int(self.teacher_version):
             return None  # no click seen yet by this teacher
-        return appearance_scores(features, self.positive_prototype[pair],
+        return appearance_scores(unit, self.positive_prototype[pair],
                                  self.negative_prototype[pair], cfg['temperature'])
 
     def pseudo_targets(self, pair: int, teacher_logits: Tensor, clicks: Tensor,

@@ -50,11 +50,11 @@ def prototype_pixels(click_target: Tensor, scores: Tensor, near_click: Tensor,
     return positive, background & ~near_click
 
 
-def masked_mean(features: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
-    """The sum (C,) of the L2-normalised ``features`` (B, C, H, W) over the
-    ``mask`` (B, 1, H, W) pixels and their count (0-d), summed over ranks:
-    every rank contributes, and every rank gets the same prototype."""
-    unit = F.normalize(features.float(), dim=1)
+def masked_mean(unit: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
+    """The sum (C,) of the unit features ``unit`` (B, C, H, W, L2-normalised
+    over C) over the ``mask`` (B, 1, H, W) pixels and their count (0-d),
+    summed over ranks: every rank contributes, and every rank gets the same
+    prototype."""
     m = mask.to(unit.dtype)
     total = (unit * m).sum((0, 2, 3))
     count = m.sum()
@@ -77,11 +77,10 @@ def updated_prototype(prototype: Tensor, total: Tensor, count: Tensor, momentum:
     return F.normalize(momentum * prototype + (1 - momentum) * mean, dim=0)
 
 
-def appearance_scores(features: Tensor, positive: Tensor, negative: Tensor,
+def appearance_scores(unit: Tensor, positive: Tensor, negative: Tensor,
                       temperature: float) -> Tensor:
     """(B, 1, H, W) in (0, 1): ``sigmoid((cos(f, positive) - cos(f,
-    negative)) / temperature)`` for each pixel's features ``f`` of
-    ``features`` (B, C, H, W); prototypes (C,) of unit length."""
-    unit = F.normalize(features.float(), dim=1)
+    negative)) / temperature)`` for each pixel's unit features ``f`` of
+    ``unit`` (B, C, H, W); prototypes (C,) of unit length."""
     margin = torch.einsum('bchw,c->bhw', unit, positive - negative)[:, None]
     return torch.sigmoid(margin / temperature)

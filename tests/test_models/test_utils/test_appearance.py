@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmpose_carcinosis.models.utils import (appearance_scores, make_pseudo_targets, masked_mean,
                                             near_clicks, prototype_pixels, updated_prototype)
@@ -21,12 +22,13 @@ def test_appearance_scores_by_hand():
     # negative one (any length), halfway
     f = torch.tensor([[1.0, 0.0, 3.0], [0.0, 2.0, 3.0]]).reshape(1, 2, 1, 3)
     pos, neg = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
-    s = appearance_scores(f, pos, neg, temperature=0.1)
+    s = appearance_scores(F.normalize(f, dim=1), pos, neg, temperature=0.1)
     assert s.shape == (1, 1, 1, 3)
     torch.testing.assert_close(s[0, 0, 0], torch.tensor([sigmoid(10), sigmoid(-10), 0.5]))
     # a temperature of 1: cos 0.6 to one, 0.8 to the other
     f = torch.tensor([3.0, 4.0]).reshape(1, 2, 1, 1)
-    assert float(appearance_scores(f, pos, neg, 1.0)) == pytest.approx(sigmoid(0.6 - 0.8))
+    assert float(appearance_scores(F.normalize(f, dim=1), pos, neg, 1.0)) == pytest.approx(
+        sigmoid(0.6 - 0.8))
 
 
 def test_prototypes_mean_of_unit_features_and_moving_average():
@@ -35,7 +37,7 @@ def test_prototypes_mean_of_unit_features_and_moving_average():
     f[0, :, 0, 1] = torch.tensor([0.0, 0.5])   # unit (0, 1)
     f[0, :, 1, 1] = torch.tensor([9.0, 9.0])   # not in the mask
     mask = torch.tensor([[[[True, True], [False, False]]]])
-    total, count = masked_mean(f, mask)
+    total, count = masked_mean(F.normalize(f, dim=1), mask)
     torch.testing.assert_close(total, torch.tensor([1.0, 1.0]))
     assert float(count) == 2
     h = 1 / math.sqrt(2)
