@@ -32,6 +32,7 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   ``high_thr``; ``stage2_p95_band50``: both (0.95 and the calibrated
   band); ``stage2_refresh95``: the first teacher at 0.9, every refreshed
   one at 0.95 (``PseudoThresholdHook(refresh_precision=0.95)``);
+  ``stage2_refresh95_band50``: that and the calibrated band;
   ``stage2_appearance``: the shipped rounds with the appearance verifier
   (``semi_train_cfg.appearance``): the ignored band's peaks that look more
   like the clicked nodules than like confident background in the
@@ -101,7 +102,8 @@ STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x28
 # the shipped rounds and their variants, then the single teacher and its
 METHODS = ('stage1', 'control', 'splc',
            'stage2', 'stage2_frozen_video', 'stage2_scan_top', 'stage2_p95', 'stage2_band50',
-           'stage2_p95_band50', 'stage2_refresh95', 'stage2_appearance', 'stage2_appearance95',
+           'stage2_p95_band50', 'stage2_refresh95', 'stage2_refresh95_band50',
+           'stage2_appearance', 'stage2_appearance95',
            'stage2_single', 'stage2_noflip', 'stage2_ema', 'stage2_rounds', 'stage2_noband',
            'stage2_count', 'stage2_lowest', 'stage2_p80', 'stage2_negw', 'stage2_cross',
            'dense')
@@ -225,6 +227,8 @@ HOOK_CHANGES = {
     'stage2_band50': {'PseudoThresholdHook': dict(band_precision=0.5)},
     'stage2_p95_band50': {'PseudoThresholdHook': dict(precision=0.95, band_precision=0.5)},
     'stage2_refresh95': {'PseudoThresholdHook': dict(refresh_precision=0.95)},
+    'stage2_refresh95_band50': {'PseudoThresholdHook': dict(refresh_precision=0.95,
+                                                            band_precision=0.5)},
     'stage2_appearance95': {'PseudoThresholdHook': dict(precision=0.95)},
 }
 #: each method's changes to the model's ``semi_train_cfg``

@@ -204,7 +204,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
               stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_scan_top=72.7, stage2_p95=72.8,
               stage2_band50=72.9, stage2_p95_band50=73.0,
-              stage2_refresh95=73.1, stage2_appearance=73.2, stage2_appearance95=73.3,
+              stage2_refresh95=73.1, stage2_refresh95_band50=73.15, stage2_appearance=73.2, stage2_appearance95=73.3,
               stage2_noband=68.0, stage2_count=69.0,
               stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
@@ -296,6 +296,9 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert (both['band_precision'], both['precision']) == (0.5, 0.95)
     refresh = hook('stage2_refresh95', 'PseudoThresholdHook')[0]
     assert (refresh['refresh_precision'], refresh['precision']) == (0.95, 0.9)
+    combined = hook('stage2_refresh95_band50', 'PseudoThresholdHook')[0]
+    assert (combined['refresh_precision'], combined['band_precision'],
+            combined['precision']) == (0.95, 0.5, 0.9)
     assert hook('stage2_frozen_video', 'FreezePseudoLabelsHook')[0]['video'] == {}
     assert by_method['stage2_noflip'][0]['model.semi_train_cfg.teacher_flip'] is False
     # the appearance verifier on the shipped rounds, at 0.9 and at 0.95
