@@ -45,19 +45,30 @@ LOSS_CONFIGS = dict(mse='configs/mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'
 METHODS = dict(mse=('mse', None), hill=('hill', None),
                cragtail=('cragtail', None), dense=('cragtail', 'dense'),
                cragtail_dim=('cragtail', None), cragtail_paste=('cragtail', None),
-               cragtail_video=('cragtail', None), cragtail_paste_video=('cragtail', None))
+               cragtail_video=('cragtail', None), cragtail_paste_video=('cragtail', None),
+               cragtail_paste_context=('cragtail', None),
+               cragtail_paste_variance=('cragtail', None))
 # methods that add a training transform after LoadImage (``radius``: the
 # nodule radius in frame pixels, --dim-radius)
 _PASTE = dict(type='PasteDimmedNodules', prob=0.5, factor=(0.2, 0.6), scale=(0.6, 1.0),
               blur=(0.0, 1.0))
 TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
                                           factor=(0.2, 0.6)),
-                        cragtail_paste=_PASTE, cragtail_paste_video=_PASTE)
+                        cragtail_paste=_PASTE, cragtail_paste_video=_PASTE,
+                        cragtail_paste_context=_PASTE, cragtail_paste_variance=_PASTE)
+# methods that add PA-Seg's contextual regularisation to the head
+# (``context_loss``; AppearanceMap before PackPoseInputs packs the frame's
+# look at heatmap size): both terms, or the variance term alone
+CONTEXT_LOSSES = dict(
+    cragtail_paste_context=dict(type='ContextualRegularisationLoss'),
+    cragtail_paste_variance=dict(type='ContextualRegularisationLoss', crf_weight=0.0))
 # methods that train on the clicks carried through each video
 # (tools/propagate_clicks.py, its defaults, --radius as the benchmark's)
 PROPAGATED = ('cragtail_video', 'cragtail_paste_video')
 #: methods that change the training data (a transform, the clicks, both)
-DATA_METHODS = tuple(dict.fromkeys([*TRAIN_TRANSFORMS, *PROPAGATED]))
+#: and nothing else (stage two can train on them: ``--stage2-transform``)
+DATA_METHODS = tuple(m for m in dict.fromkeys([*TRAIN_TRANSFORMS, *PROPAGATED])
+                     if m not in CONTEXT_LOSSES)
 #: the shipped stage one (configs/cragtail-paste_*): what stage two, the
 #: review loop and the demo start from
 STAGE_ONE = 'cragtail_paste'
@@ -80,7 +91,10 @@ def parse_args(argv=None):
                    help='methods; "dense" = Crag and Tail on every nodule (ceiling); '
                    'cragtail_dim / cragtail_paste: with DimClickedNodules / '
                    'PasteDimmedNodules; cragtail_video: on the clicks carried through '
-                   'each video (tools/propagate_clicks.py); cragtail_paste_video: both')
+                   'each video (tools/propagate_clicks.py); cragtail_paste_video: both; '
+                   'cragtail_paste_context / cragtail_paste_variance: pasted, with PA-Seg\'s '
+                   'contextual regularisation (ContextualRegularisationLoss) / its '
+                   'variance term alone')
     p.add_argument('--preset', choices=('varied', 'classic'), default='varied',
                    help='generator preset (ignored with --data-root)')
     p.add_argument('--click-bias', choices=('salient', 'uniform'),
@@ -202,7 +216,9 @@ def method_overrides(args, method, config=None, data_root=None):
     of ``config`` (default: the base config) with the method's transform
     (:data:`TRAIN_TRANSFORMS`) after ``LoadImage``, or the training
     annotations of ``data_root`` with the clicks carried through each video
-    (:data:`PROPAGATED`, :func:`propagated_clicks`)."""
+    (:data:`PROPAGATED`, :func:`propagated_clicks`); the head's
+    ``context_loss`` and ``AppearanceMap`` before ``PackPoseInputs``
+    (:data:`CONTEXT_LOSSES`)."""
     over = {}
     if method in PROPAGATED:
         over['train_dataloader.dataset.ann_file'] = propagated_clicks(args, data_root)
@@ -213,6 +229,10 @@ def method_overrides(args, method, config=None, data_root=None):
         radius = args.dim_radius or 0.7 * args.radius_used
         at = [t['type'] for t in pipeline].index('LoadImage') + 1
         pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
+        if method in CONTEXT_LOSSES:
+            pipeline.insert([t['type'] for t in pipeline].index('PackPoseInputs'),
+                            dict(type='AppearanceMap'))
+            over['model.head.context_loss'] = dict(CONTEXT_LOSSES[method])
         over['train_dataloader.dataset.pipeline'] = pipeline
     return over
 

@@ -692,6 +692,29 @@ def test_paste_configs_match_the_benchmark_method(bench):
     assert TRANSFORMS.build(pipeline[1]).radius == 14.0
 
 
+def test_context_methods_match_the_configs(bench):
+    # cragtail_paste_context trains what configs/cragtail-paste-context_*
+    # ship: the pasted pipeline, AppearanceMap before packing, the head's
+    # context loss; the variance method drops the CRF term; neither can be
+    # a stage-two data transform (it changes the model)
+    from mmengine.config import Config
+    args = bench.parse_args([])
+    args.radius_used = 10.0
+    over = bench.method_overrides(args, 'cragtail_paste_context')
+    demo = Config.fromfile(osp.join(
+        ROOT, 'configs', 'cragtail-paste-context_hrnet-w18s_1xb4-30e_synthetic-480x288.py'))
+    assert [dict(t) for t in demo.train_dataloader.dataset.pipeline] == \
+        over['train_dataloader.dataset.pipeline']
+    assert [t['type'] for t in over['train_dataloader.dataset.pipeline']][-2:] == [
+        'AppearanceMap', 'PackPoseInputs']
+    assert dict(demo.model.head.context_loss) == over['model.head.context_loss']
+    variance = bench.method_overrides(args, 'cragtail_paste_variance')
+    assert variance['model.head.context_loss'] == dict(type='ContextualRegularisationLoss',
+                                                       crf_weight=0.0)
+    assert 'cragtail_paste_context' not in bench.DATA_METHODS
+    assert 'cragtail_paste' in bench.DATA_METHODS
+
+
 def test_video_methods_train_on_the_carried_clicks(bench, tmp_path, monkeypatch):
     # the propagation runs once per data root, into the work dir (the data
     # root is left as it is); the paste variant adds its transform too

@@ -40,18 +40,25 @@ class PointHeatmapHead(HeatmapHead):
             may lie, in heatmap pixels (a peak of a nodule cut by the frame
             edge can fall up to about one outside); ``None`` keeps every
             point. Defaults to 1.0.
+        context_loss (dict, optional): A label-free loss on the scores and
+            the frame's appearance (``ContextualRegularisationLoss``), added
+            to the training loss as ``loss_context``; the training pipeline
+            must then pack ``gt_fields.appearance`` (``AppearanceMap``).
+            Defaults to None.
         **kwargs: see :class:`mmpose.models.heads.HeatmapHead`. ``decoder``
             should be a :class:`MultiInstanceGaussianHeatmap` config.
     """
 
     def __init__(self, *args, score_activation: Optional[str] = 'sigmoid',
-                 frame_margin: Optional[float] = 1.0, **kwargs):
+                 frame_margin: Optional[float] = 1.0,
+                 context_loss: Optional[ConfigType] = None, **kwargs):
         if score_activation not in ('sigmoid', None):
             raise ValueError('score_activation must be "sigmoid" or None, got '
                              f'{score_activation!r}')
         super().__init__(*args, **kwargs)
         self.score_activation = score_activation
         self.frame_margin = frame_margin
+        self.context_module = None if context_loss is None else MODELS.build(context_loss)
         # MMPose's losses (KeypointMSELoss) take no confirmed negatives: they
         # push every unlabeled pixel to zero already
         self.loss_takes_negatives = 'negatives' in inspect.signature(
@@ -118,13 +125,23 @@ class PointHeatmapHead(HeatmapHead):
         ``gt_fields.heatmap_mask`` excludes pixels, optional
         ``gt_fields.negatives`` (> 0: confirmed negatives, a reviewer's
         rejections or a dense frame) get the loss's full negative term
-        (:func:`stacked_field`)."""
+        (:func:`stacked_field`). With ``context_loss``, ``loss_context`` on
+        the scores and ``gt_fields.appearance`` (B, C, H, W)."""
         outputs = self.forward(feats)
         gt_heatmaps = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
         mask = stacked_field(batch_data_samples, 'heatmap_mask', 1.0)  # missing: all valid
         negatives = stacked_field(batch_data_samples, 'negatives', 0.0)
-        return dict(loss_kpt=self.compute_loss(outputs, gt_heatmaps, mask, negatives))
+        losses = dict(loss_kpt=self.compute_loss(outputs, gt_heatmaps, mask, negatives))
+        if self.context_module is not None:
+            if any('appearance' not in d.gt_fields for d in batch_data_samples):
+                raise KeyError('context_loss needs gt_fields.appearance: put '
+                               "dict(type='AppearanceMap') after GenerateTarget in the "
+                               'training pipeline')
+            appearance = torch.stack([d.gt_fields.appearance for d in batch_data_samples])
+            losses['loss_context'] = self.context_module(self.activate(outputs), appearance,
+                                                         mask)
+        return losses
 
 
 def stacked_field(batch_data_samples, name: str, fill: float) -> Optional[Tensor]:
