@@ -222,13 +222,14 @@ def method_overrides(args, method, config=None, data_root=None):
     over = {}
     if method in PROPAGATED:
         over['train_dataloader.dataset.ann_file'] = propagated_clicks(args, data_root)
-    if method in TRAIN_TRANSFORMS:
+    if method in TRAIN_TRANSFORMS or method in CONTEXT_LOSSES:
         from mmengine.config import Config
         pipeline = [dict(t) for t in Config.fromfile(
             osp.join(ROOT, config or args.base_config)).train_dataloader.dataset.pipeline]
-        radius = args.dim_radius or 0.7 * args.radius_used
-        at = [t['type'] for t in pipeline].index('LoadImage') + 1
-        pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
+        if method in TRAIN_TRANSFORMS:
+            radius = args.dim_radius or 0.7 * args.radius_used
+            at = [t['type'] for t in pipeline].index('LoadImage') + 1
+            pipeline.insert(at, dict(TRAIN_TRANSFORMS[method], radius=radius))
         if method in CONTEXT_LOSSES:
             pipeline.insert([t['type'] for t in pipeline].index('PackPoseInputs'),
                             dict(type='AppearanceMap'))

@@ -1,6 +1,6 @@
 """The training frame's appearance at heatmap resolution, for losses that
 compare what pixels look like (ContextualRegularisationLoss)."""
-import cv2
+import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpose.datasets.transforms import PackPoseInputs
@@ -36,12 +36,11 @@ class AppearanceMap(BaseTransform):
                            f'GenerateTarget (image {results.get("img_path", "?")})')
         h, w = np.shape(results['heatmaps'])[-2:]
         img = np.asarray(results['img'])
-        small = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
-        small = small.reshape(h, w, -1)
+        small = mmcv.imresize(img, (w, h), interpolation='area').reshape(h, w, -1)
         if self.to_rgb and small.shape[-1] == 3:
-            small = small[..., ::-1]
+            small = mmcv.bgr2rgb(small)
         scale = 255.0 if img.dtype == np.uint8 else 1.0
-        results['appearance'] = np.ascontiguousarray(small.transpose(2, 0, 1)) / scale
+        results['appearance'] = small.transpose(2, 0, 1).astype(np.float32) / np.float32(scale)
         table = dict(results.get('field_mapping_table', PackPoseInputs.field_mapping_table))
         table['appearance'] = 'appearance'
         results['field_mapping_table'] = table
