@@ -249,6 +249,21 @@ VARIANT_PREFIX = {'stage2_single': SINGLE, 'stage2_noflip': SINGLE, 'stage2_noba
                   'stage2_rounds': 'selftrain-rounds_', 'stage2_cross': 'crosstrain_'}
 
 
+def stage_one_checkpoint(work, row):
+    """The absolute path of the checkpoint the stage-two runs start from:
+    the last one of the stage-one run in ``work`` (its ``last_checkpoint``,
+    or, when only its committed result is left, the one of its last epoch,
+    ``row['epoch']`` of a result tested at the last checkpoint); None when
+    neither tells."""
+    marker = osp.join(work, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            return osp.abspath(f.read().strip())
+    if row.get('select', 'last') != 'last' or 'epoch' not in row:
+        return None
+    return osp.abspath(osp.join(work, f'epoch_{row["epoch"]}.pth'))
+
+
 def variant_config(stage2_config: str, method: str) -> str:
     """The config of ``method``: ``stage2_config`` itself, or its
     ``selftrain-single_`` / ``selftrain-ema_`` / ``selftrain-rounds_`` /
@@ -341,28 +356,52 @@ def main(argv=None):
     stage_two_dir = '_'.join(['stage_two'] + [args.teacher] * (args.teacher != 'cragtail') +
                              [args.stage2_transform] * bool(args.stage2_transform))
 
-    def stage_one(seed):
+    # the stage-two runs start from stage one's checkpoint; with --reuse it
+    # is trained (when only its committed result is left) only once a
+    # stage-two run of the seed cannot be reused either
+    trains_from_it = bool(set(args.methods) - {'stage1', 'dense'})
+
+    def stage_one(seed, need_model=trains_from_it and not args.reuse):
         """Stage one of ``seed`` (the sparse-to-dense run of ``--teacher``,
-        reused)."""
-        if seed not in first:
+        reused): its row, curve, checkpoint path and work dir; with
+        ``need_model`` the checkpoint is trained here if only the committed
+        result is left."""
+        have = first.get(seed)
+        if have is None or (need_model and not osp.isfile(have[2])):
             one = osp.join(s2d.seed_work_dir(bench, seed), f'clicks_{bench.clicks}',
                            args.teacher)
-            # the stage-two runs start from its checkpoint: trained here if
-            # only its committed result is left
-            trains_from_it = bool(set(args.methods) - {'stage1', 'dense'})
             row1, curve1 = s2d.train_and_test(bench, teacher_loss, data_root, one,
                                               teacher_overrides, seed=seed,
-                                              need_model=trains_from_it)
-            with open(osp.join(one, 'last_checkpoint')) as f:
-                first[seed] = (row1, curve1, osp.abspath(f.read().strip()), one)
+                                              need_model=need_model)
+            ckpt = stage_one_checkpoint(one, row1)
+            if ckpt is None:  # a result that does not name its checkpoint
+                if need_model:
+                    raise RuntimeError(f'{one}: trained, but no last_checkpoint')
+                return stage_one(seed, need_model=True)
+            first[seed] = (row1, curve1, ckpt, one)
         return first[seed]
+
+    def checkpoint_for(seed, ckpt, loss, work, over, config=None):
+        """``ckpt``, trained first (:func:`stage_one` with ``need_model``)
+        unless it exists or the run ``over`` describes is reused as it is."""
+        if osp.isfile(ckpt):
+            return ckpt
+        _, merged = s2d.run_config(bench, loss, data_root, work, over, seed, config)
+        if s2d.load_result(bench, work, merged) is not None:
+            return ckpt
+        trained = stage_one(seed, need_model=True)[2]
+        if trained != ckpt:
+            raise RuntimeError(f'stage one of seed {seed} trained to {trained}, '
+                               f'not to {ckpt} as its result said')
+        return trained
 
     for seed in args.seeds:
         seed_dir = s2d.seed_work_dir(bench, seed)
         row1, curve1, ckpt, one = stage_one(seed)
         # cross pairs: the partner is the next seed's stage-one model (seed
         # 0 with 1, 1 with 2, 2 with 3...), whichever seeds are listed
-        partner = stage_one(seed + 1)[2] if 'stage2_cross' in args.methods else None
+        partner = (stage_one(seed + 1, need_model=True)[2] if 'stage2_cross' in args.methods
+                   else None)
         print(f'=== seed {seed}: stage one {ckpt}', flush=True)
         for method in args.methods:
             work = osp.join(seed_dir, stage_two_dir, method)
@@ -385,6 +424,7 @@ def main(argv=None):
                 if method == 'splc':
                     over.update({'model.head.loss.type': 'SPLCCragTailLoss',
                                  'model.head.loss.tau': 0.6})
+                checkpoint_for(seed, ckpt, teacher_loss, work, over)
                 row, curve = s2d.train_and_test(bench, teacher_loss, data_root, work, over,
                                                 label=method, seed=seed)
             else:
@@ -407,6 +447,7 @@ def main(argv=None):
                              for k, v in MODEL_CHANGES.get(method, {}).items()})
                 if method == 'stage2_cross':
                     over['model.partner_load_from'] = partner
+                checkpoint_for(seed, ckpt, method, work, over, config=config)
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
                                                 seed=seed, config=config)
                 quality = pseudo_quality(work)

@@ -358,6 +358,56 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
         assert json.load(f)['teacher'] == 'cragtail_paste'
 
 
+def test_stage_two_reuse_needs_no_stage_one_checkpoint(tmp_path, monkeypatch):
+    # --reuse: committed stage-two results are reused without the stage-one
+    # checkpoint they started from; stage one is trained (once) only when
+    # a stage-two run must be trained
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import stage_two
+    calls, committed = [], set()
+    work_dir = str(tmp_path / 'work')
+
+    def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
+                            seed=0, config=None, need_model=False):
+        calls.append((osp.basename(work), need_model))
+        if need_model:  # stage one, trained
+            os.makedirs(work, exist_ok=True)
+            open(osp.join(work, 'epoch_30.pth'), 'w').close()
+            with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+                f.write(osp.join(work, 'epoch_30.pth'))
+        row = {k: 50.0 for k in stage_two.s2d.SUMMARY_KEYS}
+        row.update(loss=loss, seed=seed, epoch=30 if config is None else 10, select='last',
+                   val_thr=0.1, precision_fixed=0.0, train_time_s=1.0)
+        if config is not None:
+            # stage two starts from the last epoch of the seed's stage one
+            assert overrides['model.init_cfg.checkpoint'] == osp.abspath(osp.join(
+                work_dir, 'clicks_1-5', 'cragtail_paste', 'epoch_30.pth'))
+        return row, {'10': dict(thresholds=[0.5], precision=[1.0], recall=[0.5])}
+
+    monkeypatch.setattr(stage_two.s2d, 'train_and_test', fake_train_and_test)
+    monkeypatch.setattr(stage_two.s2d, 'run_config', lambda *a, **k: (None, None))
+    monkeypatch.setattr(stage_two.s2d, 'load_result', lambda args, work, merged: (
+        {} if osp.basename(work) in committed else None))
+    data = tmp_path / 'data'
+    (data / 'annotations').mkdir(parents=True)
+    monkeypatch.setattr(stage_two.s2d, 'generated_data', lambda args, clicks: str(data))
+    monkeypatch.setattr(stage_two.s2d, 'markdown', lambda *a, **k: '')
+    monkeypatch.setattr(stage_two.s2d, 'plot', lambda *a, **k: None)
+    common = ['--reuse', '--seeds', '0', '--out', str(tmp_path / 'out'), '--work-dir', work_dir]
+    committed.add('stage2')
+    stage_two.main(common + ['--methods', 'stage1', 'stage2'])
+    assert calls == [('cragtail_paste', False), ('stage2', False)]
+    calls.clear()
+    stage_two.main(common + ['--methods', 'stage1', 'stage2', 'stage2_p80', 'stage2_p95'])
+    assert calls == [('cragtail_paste', False), ('stage2', False), ('cragtail_paste', True),
+                     ('stage2_p80', False), ('stage2_p95', False)]
+    # without --reuse stage one is trained first, as before
+    calls.clear()
+    stage_two.main(common[1:] + ['--methods', 'stage1', 'stage2'])
+    assert calls == [('cragtail_paste', True), ('stage2', False)]
+
+
 def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
     # a finished run (its config saved with its result) stays reusable when
     # the shipped configs gain a hook that only writes to checkpoints' meta
