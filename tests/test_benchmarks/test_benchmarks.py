@@ -201,7 +201,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     curve = {'10': dict(thresholds=[0.8, 0.5, 0.3, 0.1], precision=[1.0, 0.95, 0.9, 0.6],
                         recall=[0.1, 0.3, 0.5, 0.8])}
     calls = []
-    f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_noflip=64.0,
+    f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_p90=69.5, stage2_noflip=64.0,
               stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_scan_top=72.7, stage2_p95=72.8,
               stage2_band50=72.9, stage2_p95_band50=73.0,
               stage2_refresh95=73.1, stage2_refresh95_band50=73.15, stage2_appearance=73.2, stage2_appearance95=73.3,
@@ -253,7 +253,9 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert {'TeacherRefreshHook', 'FreezePseudoLabelsHook'} <= set(shipped)
     scan = [h for h in Config.fromfile(osp.join(ROOT, config)).custom_hooks
             if h['type'] == 'PseudoThresholdHook']
-    assert [h['precision_scan'] for h in scan] == ['lowest']
+    # every refreshed teacher at 0.95, the ignored band calibrated for 0.5
+    assert [(h['precision_scan'], h['precision'], h['refresh_precision'],
+             h['band_precision']) for h in scan] == [('lowest', 0.9, 0.95, 0.5)]
     # thresholds: the config's PseudoThresholdHook
     assert over == {'model.init_cfg.checkpoint': ckpt}
     # variants train from their own configs (hooks as there)
@@ -275,6 +277,15 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     def hook(method, kind):
         return [h for h in by_method[method][0]['custom_hooks'] if h['type'] == kind]
     assert hook('stage2_noband', 'PseudoThresholdHook')[0]['low_ratio'] == 1.0  # no band
+    # the rule shipped before, and the variants of the rounds measured against it
+    for m in ('stage2_p90', 'stage2_frozen_video', 'stage2_scan_top', 'stage2_p95',
+              'stage2_p95_band50', 'stage2_band50', 'stage2_refresh95', 'stage2_appearance',
+              'stage2_appearance95'):
+        assert 'custom_hooks' in by_method[m][0], m
+        rule = hook(m, 'PseudoThresholdHook')[0]
+        assert rule['refresh_precision'] == (0.95 if m == 'stage2_refresh95' else None), m
+        assert rule['band_precision'] == (0.5 if 'band50' in m else None), m
+        assert rule['precision_scan'] == ('from_top' if m == 'stage2_scan_top' else 'lowest'), m
     count = hook('stage2_count', 'PseudoThresholdHook')[0]
     assert count['rule'] == 'count' and count['per_frame'] == 'clicks'
     assert hook('stage2_lowest', 'PseudoThresholdHook')[0]['precision_scan'] == 'lowest'
@@ -296,16 +307,15 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     assert (both['band_precision'], both['precision']) == (0.5, 0.95)
     refresh = hook('stage2_refresh95', 'PseudoThresholdHook')[0]
     assert (refresh['refresh_precision'], refresh['precision']) == (0.95, 0.9)
-    combined = hook('stage2_refresh95_band50', 'PseudoThresholdHook')[0]
-    assert (combined['refresh_precision'], combined['band_precision'],
-            combined['precision']) == (0.95, 0.5, 0.9)
+    # the shipped rule spelled out: the same run as stage2
+    assert by_method['stage2_refresh95_band50'][0] == over
     assert hook('stage2_frozen_video', 'FreezePseudoLabelsHook')[0]['video'] == {}
     assert by_method['stage2_noflip'][0]['model.semi_train_cfg.teacher_flip'] is False
     # the appearance verifier on the shipped rounds, at 0.9 and at 0.95
     for m in ('stage2_appearance', 'stage2_appearance95'):
         assert by_method[m][1] == stage_two.STAGE2_CONFIG
         assert by_method[m][0]['model.semi_train_cfg.appearance'] == dict(accept=0.5)
-    assert 'custom_hooks' not in by_method['stage2_appearance'][0]  # the config's 0.9
+    assert hook('stage2_appearance', 'PseudoThresholdHook')[0]['precision'] == 0.9
     assert hook('stage2_appearance95', 'PseudoThresholdHook')[0]['precision'] == 0.95
     # the cross partner is the next seed's stage-one model, listed or not
     partners = [o['model.partner_load_from'] for m, o, _ in calls if m == 'stage2_cross']
@@ -399,9 +409,9 @@ def test_stage_two_reuse_needs_no_stage_one_checkpoint(tmp_path, monkeypatch):
     stage_two.main(common + ['--methods', 'stage1', 'stage2'])
     assert calls == [('cragtail_paste', False), ('stage2', False)]
     calls.clear()
-    stage_two.main(common + ['--methods', 'stage1', 'stage2', 'stage2_p80', 'stage2_p95'])
+    stage_two.main(common + ['--methods', 'stage1', 'stage2', 'stage2_p90', 'stage2_p95'])
     assert calls == [('cragtail_paste', False), ('stage2', False), ('cragtail_paste', True),
-                     ('stage2_p80', False), ('stage2_p95', False)]
+                     ('stage2_p90', False), ('stage2_p95', False)]
     # without --reuse stage one is trained first, as before
     calls.clear()
     stage_two.main(common[1:] + ['--methods', 'stage1', 'stage2'])
