@@ -47,7 +47,8 @@ METHODS = dict(mse=('mse', None), hill=('hill', None),
                cragtail_dim=('cragtail', None), cragtail_paste=('cragtail', None),
                cragtail_video=('cragtail', None), cragtail_paste_video=('cragtail', None),
                cragtail_paste_context=('cragtail', None),
-               cragtail_paste_variance=('cragtail', None))
+               cragtail_paste_variance=('cragtail', None),
+               cragtail_paste_crf=('cragtail', None))
 # methods that add a training transform after LoadImage (``radius``: the
 # nodule radius in frame pixels, --dim-radius)
 _PASTE = dict(type='PasteDimmedNodules', prob=0.5, factor=(0.2, 0.6), scale=(0.6, 1.0),
@@ -55,13 +56,16 @@ _PASTE = dict(type='PasteDimmedNodules', prob=0.5, factor=(0.2, 0.6), scale=(0.6
 TRAIN_TRANSFORMS = dict(cragtail_dim=dict(type='DimClickedNodules', prob=0.5,
                                           factor=(0.2, 0.6)),
                         cragtail_paste=_PASTE, cragtail_paste_video=_PASTE,
-                        cragtail_paste_context=_PASTE, cragtail_paste_variance=_PASTE)
+                        cragtail_paste_context=_PASTE, cragtail_paste_variance=_PASTE,
+                        cragtail_paste_crf=_PASTE)
 # methods that add PA-Seg's contextual regularisation to the head
 # (``context_loss``; AppearanceMap before PackPoseInputs packs the frame's
-# look at heatmap size): both terms, or the variance term alone
+# look at heatmap size): both terms, the variance term alone, the CRF term
+# alone
 CONTEXT_LOSSES = dict(
     cragtail_paste_context=dict(type='ContextualRegularisationLoss'),
-    cragtail_paste_variance=dict(type='ContextualRegularisationLoss', crf_weight=0.0))
+    cragtail_paste_variance=dict(type='ContextualRegularisationLoss', crf_weight=0.0),
+    cragtail_paste_crf=dict(type='ContextualRegularisationLoss', variance_weight=0.0))
 # methods that train on the clicks carried through each video
 # (tools/propagate_clicks.py, its defaults, --radius as the benchmark's)
 PROPAGATED = ('cragtail_video', 'cragtail_paste_video')
@@ -92,9 +96,10 @@ def parse_args(argv=None):
                    'cragtail_dim / cragtail_paste: with DimClickedNodules / '
                    'PasteDimmedNodules; cragtail_video: on the clicks carried through '
                    'each video (tools/propagate_clicks.py); cragtail_paste_video: both; '
-                   'cragtail_paste_context / cragtail_paste_variance: pasted, with PA-Seg\'s '
-                   'contextual regularisation (ContextualRegularisationLoss) / its '
-                   'variance term alone')
+                   'cragtail_paste_context / cragtail_paste_variance / cragtail_paste_crf: '
+                   'pasted, with PA-Seg\'s contextual regularisation '
+                   '(ContextualRegularisationLoss) / its variance term alone / its CRF '
+                   'term alone')
     p.add_argument('--preset', choices=('varied', 'classic'), default='varied',
                    help='generator preset (ignored with --data-root)')
     p.add_argument('--click-bias', choices=('salient', 'uniform'),

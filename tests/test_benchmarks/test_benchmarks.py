@@ -771,7 +771,12 @@ def test_context_methods_match_the_configs(bench):
     variance = bench.method_overrides(args, 'cragtail_paste_variance')
     assert variance['model.head.context_loss'] == dict(type='ContextualRegularisationLoss',
                                                        crf_weight=0.0)
+    crf = bench.method_overrides(args, 'cragtail_paste_crf')
+    assert crf['model.head.context_loss'] == dict(type='ContextualRegularisationLoss',
+                                                  variance_weight=0.0)
+    assert crf['train_dataloader.dataset.pipeline'] == over['train_dataloader.dataset.pipeline']
     assert 'cragtail_paste_context' not in bench.DATA_METHODS
+    assert 'cragtail_paste_crf' not in bench.DATA_METHODS
     assert 'cragtail_paste' in bench.DATA_METHODS
 
 
