@@ -338,7 +338,7 @@ NEUTRAL_HOOKS = ('ScoreThresholdHook', )
 # top-level names the Runner does not read (variables of the config files,
 # imports), which changed when the configs were split into ``_base_/``
 CONFIG_ONLY_KEYS = ('data_mode', 'semi_train_cfg', 'semi_test_cfg', 'self_training',
-                    'stage_two_hooks',
+                    'stage_two_hooks', 'rounds_threshold',
                     'custom_hooks_ema', 'custom_hooks_rounds', 'custom_imports')
 
 
@@ -506,12 +506,14 @@ def load_result(args, work, merged):
 
 
 def train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                   seed=0, config=None, need_model=False):
+                   seed=0, config=None, need_model=False, before_training=None):
     """Train (unless reusable) and test one run; returns its row and test
     curve. With ``--reuse``: the result in ``work`` when the config is the
     same and the model trained, else the committed result
     (:func:`load_result`) unless ``need_model`` (the caller needs the
-    trained checkpoint in ``work``)."""
+    trained checkpoint in ``work``). ``before_training``: called (no
+    arguments) only when the run is trained here, e.g. to train the
+    checkpoint it starts from."""
     cfg, merged = run_config(args, loss, data_root, work, overrides,
                                      seed, config)
     opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
@@ -549,6 +551,8 @@ def train_and_test(args, loss, data_root, work, overrides=None, label=None,
         # trained model again
         print(f'=== {name}: re-testing the trained model ({work})', flush=True)
     else:
+        if before_training is not None:
+            before_training()
         print(f'\n=== {name}: training ({work})', flush=True)
         t0 = time.time()
         subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,

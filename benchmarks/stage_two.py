@@ -397,19 +397,16 @@ def main(argv=None):
             first[seed] = (row1, curve1, ckpt, one)
         return first[seed]
 
-    def checkpoint_for(seed, ckpt, loss, work, over, config=None):
-        """``ckpt``, trained first (:func:`stage_one` with ``need_model``)
-        unless it exists or the run ``over`` describes is reused as it is."""
-        if osp.isfile(ckpt):
-            return ckpt
-        _, merged = s2d.run_config(bench, loss, data_root, work, over, seed, config)
-        if s2d.load_result(bench, work, merged) is not None:
-            return ckpt
-        trained = stage_one(seed, need_model=True)[2]
-        if trained != ckpt:
-            raise RuntimeError(f'stage one of seed {seed} trained to {trained}, '
-                               f'not to {ckpt} as its result said')
-        return trained
+    def train_stage_one(seed, ckpt):
+        """What a stage-two run of ``seed`` needs before it trains: its
+        stage-one checkpoint ``ckpt`` (trained here if only the committed
+        result is left)."""
+        def train():
+            trained = stage_one(seed, need_model=True)[2]
+            if trained != ckpt:
+                raise RuntimeError(f'stage one of seed {seed} trained to {trained}, '
+                                   f'not to {ckpt} as its result said')
+        return train
 
     for seed in args.seeds:
         seed_dir = s2d.seed_work_dir(bench, seed)
@@ -440,9 +437,9 @@ def main(argv=None):
                 if method == 'splc':
                     over.update({'model.head.loss.type': 'SPLCCragTailLoss',
                                  'model.head.loss.tau': 0.6})
-                checkpoint_for(seed, ckpt, teacher_loss, work, over)
                 row, curve = s2d.train_and_test(bench, teacher_loss, data_root, work, over,
-                                                label=method, seed=seed)
+                                                label=method, seed=seed,
+                                                before_training=train_stage_one(seed, ckpt))
             else:
                 config = variant_config(args.stage2_config, method)
                 variant = Config.fromfile(config)
@@ -463,9 +460,9 @@ def main(argv=None):
                              for k, v in MODEL_CHANGES.get(method, {}).items()})
                 if method == 'stage2_cross':
                     over['model.partner_load_from'] = partner
-                checkpoint_for(seed, ckpt, method, work, over, config=config)
                 row, curve = s2d.train_and_test(bench, method, data_root, work, over,
-                                                seed=seed, config=config)
+                                                seed=seed, config=config,
+                                                before_training=train_stage_one(seed, ckpt))
                 quality = pseudo_quality(work)
                 if method == 'stage2_cross':
                     quality.update(pseudo_quality(work, '_b'))

@@ -11,14 +11,8 @@ _base_ = ['./selftrain-single_cragtail_hrnet-w32_1xb4-30e_carcinosis-1280x736.py
 
 train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline[:-1] + [
     dict(type='PackPoseInputs', meta_keys=_base_.meta_keys + ('warp_mat', ))]))
-# each teacher's threshold: the lowest at which its validation peaks as a
-# whole are 0.9 precise (the scan from the top stops at the first dip);
-# every refreshed teacher at 0.95 (it is bolder on the training frames it
-# learned from than on validation); the ignored band [low_thr, high_thr)
-# reaches down to where the validation peaks below high_thr stop being
-# half precise (docs/stage_two.md, "Refreshed teachers")
-custom_hooks = [dict(h, precision_scan='lowest', refresh_precision=0.95, band_precision=0.5)
-                if h['type'] == 'PseudoThresholdHook' else h
+# each teacher's thresholds: the rounds' rule of _base_/self_training.py
+custom_hooks = [dict(h, **_base_.rounds_threshold) if h['type'] == 'PseudoThresholdHook' else h
                 for h in _base_.custom_hooks] + [
     dict(type='TeacherRefreshHook', interval=10, source='best'),
     dict(type='FreezePseudoLabelsHook')]

@@ -28,3 +28,11 @@ self_training = dict(
 # ignored (docs/stage_two.md)
 stage_two_hooks = [
     dict(type='PseudoThresholdHook', precision=0.9, low_ratio=1 / 3, frame_cap=2.0)]
+# the easy-to-hard rounds (selftrain_* configs) add to it: the first
+# teacher's threshold the lowest at which its validation peaks as a whole
+# are 0.9 precise, every refreshed teacher's at 0.95 (it is bolder on the
+# training frames it learned from than on validation), the ignored band
+# [low_thr, high_thr) down to where the validation peaks below high_thr stop
+# being half precise (docs/stage_two.md, "The ignored band and refreshed
+# teachers")
+rounds_threshold = dict(precision_scan='lowest', refresh_precision=0.95, band_precision=0.5)

@@ -209,7 +209,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
               stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                            seed=0, config=None, need_model=False):
+                            seed=0, config=None, need_model=False, before_training=None):
         os.makedirs(work, exist_ok=True)
         if osp.basename(work) in ('cragtail', 'cragtail_paste'):  # stage one
             with open(osp.join(work, 'last_checkpoint'), 'w') as f:
@@ -371,34 +371,36 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
 def test_stage_two_reuse_needs_no_stage_one_checkpoint(tmp_path, monkeypatch):
     # --reuse: committed stage-two results are reused without the stage-one
     # checkpoint they started from; stage one is trained (once) only when
-    # a stage-two run must be trained
+    # a stage-two run must be trained, before it trains
     import sys
     sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
     import stage_two
     calls, committed = [], set()
     work_dir = str(tmp_path / 'work')
+    ckpt = osp.abspath(osp.join(work_dir, 'clicks_1-5', 'cragtail_paste', 'epoch_30.pth'))
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                            seed=0, config=None, need_model=False):
-        calls.append((osp.basename(work), need_model))
+                            seed=0, config=None, need_model=False, before_training=None):
+        name = osp.basename(work)
+        calls.append((name, need_model))
         if need_model:  # stage one, trained
             os.makedirs(work, exist_ok=True)
             open(osp.join(work, 'epoch_30.pth'), 'w').close()
             with open(osp.join(work, 'last_checkpoint'), 'w') as f:
                 f.write(osp.join(work, 'epoch_30.pth'))
+        elif config is not None and not (args.reuse and name in committed):
+            before_training()  # trained here: it needs the checkpoint
+            assert osp.isfile(ckpt)
+            calls.append((name, 'trained'))
         row = {k: 50.0 for k in stage_two.s2d.SUMMARY_KEYS}
         row.update(loss=loss, seed=seed, epoch=30 if config is None else 10, select='last',
                    val_thr=0.1, precision_fixed=0.0, train_time_s=1.0)
         if config is not None:
             # stage two starts from the last epoch of the seed's stage one
-            assert overrides['model.init_cfg.checkpoint'] == osp.abspath(osp.join(
-                work_dir, 'clicks_1-5', 'cragtail_paste', 'epoch_30.pth'))
+            assert overrides['model.init_cfg.checkpoint'] == ckpt
         return row, {'10': dict(thresholds=[0.5], precision=[1.0], recall=[0.5])}
 
     monkeypatch.setattr(stage_two.s2d, 'train_and_test', fake_train_and_test)
-    monkeypatch.setattr(stage_two.s2d, 'run_config', lambda *a, **k: (None, None))
-    monkeypatch.setattr(stage_two.s2d, 'load_result', lambda args, work, merged: (
-        {} if osp.basename(work) in committed else None))
     data = tmp_path / 'data'
     (data / 'annotations').mkdir(parents=True)
     monkeypatch.setattr(stage_two.s2d, 'generated_data', lambda args, clicks: str(data))
@@ -410,12 +412,13 @@ def test_stage_two_reuse_needs_no_stage_one_checkpoint(tmp_path, monkeypatch):
     assert calls == [('cragtail_paste', False), ('stage2', False)]
     calls.clear()
     stage_two.main(common + ['--methods', 'stage1', 'stage2', 'stage2_p90', 'stage2_p95'])
-    assert calls == [('cragtail_paste', False), ('stage2', False), ('cragtail_paste', True),
-                     ('stage2_p90', False), ('stage2_p95', False)]
+    assert calls == [('cragtail_paste', False), ('stage2', False),
+                     ('stage2_p90', False), ('cragtail_paste', True), ('stage2_p90', 'trained'),
+                     ('stage2_p95', False), ('stage2_p95', 'trained')]
     # without --reuse stage one is trained first, as before
     calls.clear()
     stage_two.main(common[1:] + ['--methods', 'stage1', 'stage2'])
-    assert calls == [('cragtail_paste', True), ('stage2', False)]
+    assert calls == [('cragtail_paste', True), ('stage2', False), ('stage2', 'trained')]
 
 
 def test_neutral_hooks_do_not_make_a_run_new(bench, tmp_path):
@@ -582,7 +585,7 @@ def test_own_data_root_with_dense_truth(bench, tmp_path, monkeypatch):
     calls = []
 
     def fake_train_and_test(args, loss, data_root, work, overrides=None, label=None,
-                            seed=0, config=None, need_model=False):
+                            seed=0, config=None, need_model=False, before_training=None):
         os.makedirs(work, exist_ok=True)
         with open(osp.join(work, 'last_checkpoint'), 'w') as f:
             f.write(osp.join(work, 'epoch_30.pth'))

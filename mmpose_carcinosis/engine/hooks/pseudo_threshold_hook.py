@@ -178,9 +178,8 @@ class PseudoThresholdHook(Hook):
                 raise ValueError(f'{name} must be in (0, 1], got {value}')
             if value is not None and rule != 'precision':
                 raise ValueError(f'{name} is a precision on the dense validation split: '
-                                 "it needs rule='precision' (with rule='count', set "
-                                 f'{name}=None; the shipped selftrain_ configs set '
-                                 'refresh_precision and band_precision)')
+                                 f"it needs rule='precision' (set {name}=None for "
+                                 "rule='count')")
         self.band_precision = band_precision
         self.refresh_precision = refresh_precision
         self.score_floor = float(score_floor)
