@@ -201,7 +201,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     curve = {'10': dict(thresholds=[0.8, 0.5, 0.3, 0.1], precision=[1.0, 0.95, 0.9, 0.6],
                         recall=[0.1, 0.3, 0.5, 0.8])}
     calls = []
-    f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_p90=69.5, stage2_noflip=64.0,
+    f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_first92=70.1, stage2_p90=69.5, stage2_noflip=64.0,
               stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_scan_top=72.7, stage2_p95=72.8,
               stage2_band50=72.9, stage2_p95_band50=73.0,
               stage2_refresh95=73.1, stage2_refresh95_band50=73.15, stage2_appearance=73.2, stage2_appearance95=73.3,
@@ -286,6 +286,11 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
         assert rule['refresh_precision'] == (0.95 if m == 'stage2_refresh95' else None), m
         assert rule['band_precision'] == (0.5 if 'band50' in m else None), m
         assert rule['precision_scan'] == ('from_top' if m == 'stage2_scan_top' else 'lowest'), m
+    # the shipped rule with a margin on the first teacher only
+    first92 = hook('stage2_first92', 'PseudoThresholdHook')[0]
+    assert (first92['precision'], first92['refresh_precision'], first92['band_precision'],
+            first92['precision_scan']) == (0.92, 0.95, 0.5, 'lowest')
+    assert by_method['stage2_first92'][1] == stage_two.STAGE2_CONFIG
     count = hook('stage2_count', 'PseudoThresholdHook')[0]
     assert count['rule'] == 'count' and count['per_frame'] == 'clicks'
     assert hook('stage2_lowest', 'PseudoThresholdHook')[0]['precision_scan'] == 'lowest'
