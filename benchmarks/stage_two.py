@@ -44,6 +44,10 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
   one at 0.95 (``PseudoThresholdHook(refresh_precision=0.95)``);
   ``stage2_refresh95_band50``: that and the calibrated band (the shipped
   rule: the same runs as ``stage2``);
+  ``stage2_negw_rounds``: the shipped rounds with unlabeled pixels
+  weighted by the teacher, ``(1 - teacher score) ** 2``
+  (``semi_train_cfg.negative_gamma``; ``stage2_negw`` below is the same
+  with one teacher);
   ``stage2_appearance``: the rounds with the appearance verifier
   (``semi_train_cfg.appearance``): the ignored band's peaks that look more
   like the clicked nodules than like confident background in the
@@ -113,7 +117,7 @@ STAGE2_CONFIG = 'configs/selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x28
 METHODS = ('stage1', 'control', 'splc',
            'stage2', 'stage2_first92', 'stage2_p90', 'stage2_frozen_video', 'stage2_scan_top', 'stage2_p95', 'stage2_band50',
            'stage2_p95_band50', 'stage2_refresh95', 'stage2_refresh95_band50',
-           'stage2_appearance', 'stage2_appearance95',
+           'stage2_negw_rounds', 'stage2_appearance', 'stage2_appearance95',
            'stage2_single', 'stage2_noflip', 'stage2_ema', 'stage2_rounds', 'stage2_noband',
            'stage2_count', 'stage2_lowest', 'stage2_p80', 'stage2_negw', 'stage2_cross',
            'dense')
@@ -255,6 +259,7 @@ HOOK_CHANGES = {
 MODEL_CHANGES = {
     'stage2_noflip': dict(teacher_flip=False),
     'stage2_negw': dict(negative_gamma=2.0),
+    'stage2_negw_rounds': dict(negative_gamma=2.0),
     'stage2_appearance': dict(appearance=dict(accept=0.5)),
     'stage2_appearance95': dict(appearance=dict(accept=0.5)),
 }

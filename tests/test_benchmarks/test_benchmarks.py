@@ -204,7 +204,7 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     f1 = dict(cragtail=60.0, control=61.0, splc=62.0, stage2=70.0, stage2_first92=70.1, stage2_p90=69.5, stage2_noflip=64.0,
               stage2_ema=66.0, stage2_rounds=71.0, stage2_single=71.5, stage2_frozen_video=72.5, stage2_scan_top=72.7, stage2_p95=72.8,
               stage2_band50=72.9, stage2_p95_band50=73.0,
-              stage2_refresh95=73.1, stage2_refresh95_band50=73.15, stage2_appearance=73.2, stage2_appearance95=73.3,
+              stage2_refresh95=73.1, stage2_refresh95_band50=73.15, stage2_negw_rounds=73.17, stage2_appearance=73.2, stage2_appearance95=73.3,
               stage2_noband=68.0, stage2_count=69.0,
               stage2_lowest=70.5, stage2_p80=70.7, stage2_negw=70.2, stage2_cross=72.0)
 
@@ -297,6 +297,10 @@ def test_stage_two_benchmark_bookkeeping(tmp_path, monkeypatch):
     p80 = hook('stage2_p80', 'PseudoThresholdHook')[0]
     assert p80['precision_scan'] == 'lowest' and p80['precision'] == 0.8
     assert by_method['stage2_negw'][0]['model.semi_train_cfg.negative_gamma'] == 2.0
+    # the same weighting in the shipped rounds, their rule unchanged
+    assert by_method['stage2_negw_rounds'][0]['model.semi_train_cfg.negative_gamma'] == 2.0
+    assert by_method['stage2_negw_rounds'][1] == stage_two.STAGE2_CONFIG
+    assert 'custom_hooks' not in by_method['stage2_negw_rounds'][0]
     assert by_method['stage2_frozen_video'][1] == stage_two.STAGE2_CONFIG
     # the shipped rounds with the scan from the top
     assert by_method['stage2_scan_top'][1] == stage_two.STAGE2_CONFIG
