@@ -655,4 +655,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    s2d.exit_on_sigterm()
     main()

@@ -33,6 +33,7 @@ import copy
 import json
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 import time
@@ -85,6 +86,15 @@ DEFAULT_SEEDS = (0, 1, 2)
 PRESET_RADIUS = dict(varied=('2', '8'), classic=('3', '7'))
 KEYS = ('f1', 'precision', 'recall', 'ap', 'best_f1', 'best_thr', 'count_error',
         'num_gt', 'num_pred')
+
+
+def exit_on_sigterm():
+    """Turn SIGTERM into ``SystemExit`` in a benchmark's process, so that
+    killing it (``kill PID``, a job scheduler's stop) also stops the training
+    or test it is waiting for: ``subprocess.run`` kills its child on any
+    exception, and the child's data loader workers exit with it. Without
+    this, SIGTERM ends the benchmark and leaves the training running."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def parse_args(argv=None):
@@ -937,4 +947,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    exit_on_sigterm()
     main()

@@ -512,4 +512,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    s2d.exit_on_sigterm()
     main()

@@ -840,3 +840,31 @@ def test_real_nuclei_passes_the_teacher_to_stage_two(tmp_path, monkeypatch):
     assert two[two.index('--tag') + 1] == 'real_nuclei_stage_two_seed0'
     assert two[two.index('--methods') + 1:two.index('--methods') + 3] == ['stage1', 'stage2_lowest']
     assert '--teacher' not in given['s2d']
+
+
+def test_killed_benchmark_leaves_no_training_behind(tmp_path):
+    # a benchmark waiting on its child (as on tools/train.py) is killed with
+    # SIGTERM: it exits with 128 + 15 and the child is gone with it
+    import signal
+    import subprocess
+    import sys
+    import time
+    pid_file = tmp_path / 'child.pid'
+    child = (f'import os, time; open({str(pid_file)!r}, "w").write(str(os.getpid())); '
+             'time.sleep(300)')
+    script = tmp_path / 'benchmark.py'
+    script.write_text(
+        'import subprocess, sys\n'
+        f'sys.path.insert(0, {osp.join(ROOT, "benchmarks")!r})\n'
+        'import sparse_to_dense as s2d\n'
+        's2d.exit_on_sigterm()\n'
+        f'subprocess.run([sys.executable, "-c", {child!r}])\n')
+    bench = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.time() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    child_pid = int(pid_file.read_text())
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(child_pid, 0)
