@@ -276,17 +276,18 @@ VARIANT_PREFIX = {'stage2_single': SINGLE, 'stage2_noflip': SINGLE, 'stage2_noba
 
 def stage_one_checkpoint(work, row):
     """The absolute path of the checkpoint the stage-two runs start from:
-    the last one of the stage-one run in ``work`` (its ``last_checkpoint``,
-    or, when only its committed result is left, the one of its last epoch,
-    ``row['epoch']`` of a result tested at the last checkpoint); None when
-    neither tells."""
+    the one that gave stage one's result ``row`` (the checkpoint of its last
+    epoch, ``row['epoch']``, for a result tested at the last checkpoint),
+    else the run's ``last_checkpoint`` in ``work``; None when neither tells.
+    The result comes first: the marker may be an interrupted later run's
+    (a retraining killed half way leaves its own ``last_checkpoint``)."""
+    if row.get('select', 'last') == 'last' and 'epoch' in row:
+        return osp.abspath(osp.join(work, f'epoch_{row["epoch"]}.pth'))
     marker = osp.join(work, 'last_checkpoint')
     if osp.isfile(marker):
         with open(marker) as f:
             return osp.abspath(f.read().strip())
-    if row.get('select', 'last') != 'last' or 'epoch' not in row:
-        return None
-    return osp.abspath(osp.join(work, f'epoch_{row["epoch"]}.pth'))
+    return None
 
 
 def variant_config(stage2_config: str, method: str) -> str:

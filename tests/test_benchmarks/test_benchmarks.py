@@ -420,6 +420,13 @@ def test_stage_two_reuse_needs_no_stage_one_checkpoint(tmp_path, monkeypatch):
     stage_two.main(common + ['--methods', 'stage1', 'stage2'])
     assert calls == [('cragtail_paste', False), ('stage2', False)]
     calls.clear()
+    # an interrupted retraining of stage one left its own last_checkpoint
+    # (epoch 20 of 30): the result's checkpoint, epoch 30, is still missing
+    one = osp.dirname(ckpt)
+    os.makedirs(one)
+    open(osp.join(one, 'epoch_20.pth'), 'w').close()
+    with open(osp.join(one, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(one, 'epoch_20.pth'))
     stage_two.main(common + ['--methods', 'stage1', 'stage2', 'stage2_p90', 'stage2_p95'])
     assert calls == [('cragtail_paste', False), ('stage2', False),
                      ('stage2_p90', False), ('cragtail_paste', True), ('stage2_p90', 'trained'),
