@@ -404,6 +404,8 @@ def test_stage_two_reuse_needs_no_stage_one_checkpoint(tmp_path, monkeypatch):
         row = {k: 50.0 for k in stage_two.s2d.SUMMARY_KEYS}
         row.update(loss=loss, seed=seed, epoch=30 if config is None else 10, select='last',
                    val_thr=0.1, precision_fixed=0.0, train_time_s=1.0)
+        if need_model:  # retrained: not bit-identical to the committed run
+            row['f1'] = 55.0
         if config is not None:
             # stage two starts from the last epoch of the seed's stage one
             assert overrides['model.init_cfg.checkpoint'] == ckpt
@@ -431,6 +433,12 @@ def test_stage_two_reuse_needs_no_stage_one_checkpoint(tmp_path, monkeypatch):
     assert calls == [('cragtail_paste', False), ('stage2', False),
                      ('stage2_p90', False), ('cragtail_paste', True), ('stage2_p90', 'trained'),
                      ('stage2_p95', False), ('stage2_p95', 'trained')]
+    # the stage1 row is the retrained model stage two started from, not the
+    # committed result it replaced
+    with open(tmp_path / 'out' / 'stage_two.json') as f:
+        out = json.load(f)
+    assert [(r['method'], r['f1']) for r in out['runs']] == [
+        ('stage1', 55.0), ('stage2', 50.0), ('stage2_p90', 50.0), ('stage2_p95', 50.0)]
     # without --reuse stage one is trained first, as before
     calls.clear()
     stage_two.main(common[1:] + ['--methods', 'stage1', 'stage2'])
