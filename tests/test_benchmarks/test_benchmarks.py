@@ -802,6 +802,14 @@ def test_context_methods_match_the_configs(bench):
     assert crf['model.head.context_loss'] == dict(type='ContextualRegularisationLoss',
                                                   variance_weight=0.0)
     assert crf['train_dataloader.dataset.pipeline'] == over['train_dataloader.dataset.pipeline']
+    # configs/cragtail-paste-crf_* ship the CRF-only method, at both sizes
+    for name in ('hrnet-w18s_1xb4-30e_synthetic-480x288', 'hrnet-w32_1xb4-100e_carcinosis-1280x736'):
+        shipped = Config.fromfile(osp.join(ROOT, 'configs', f'cragtail-paste-crf_{name}.py'))
+        context = Config.fromfile(osp.join(ROOT, 'configs', f'cragtail-paste-context_{name}.py'))
+        assert shipped.model.head.context_loss.to_dict() == crf['model.head.context_loss']
+        assert shipped.train_dataloader.dataset.pipeline == context.train_dataloader.dataset.pipeline
+        shipped.model.head.pop('context_loss'), context.model.head.pop('context_loss')
+        assert shipped.model == context.model
     assert 'cragtail_paste_context' not in bench.DATA_METHODS
     assert 'cragtail_paste_crf' not in bench.DATA_METHODS
     assert 'cragtail_paste' in bench.DATA_METHODS
