@@ -7,6 +7,9 @@ Per training seed (0 1 2 by default), on the default sparse-to-dense data:
 - ``stage1``: the stage-one method ``--teacher`` (default the shipped one,
   Crag and Tail with pasted dimmed copies of the clicks) on the clicks (the
   run of ``benchmarks/sparse_to_dense.py``, reused; trained here if missing);
+  the stage-two runs keep the stage-one head of ``--teacher mse`` (scores,
+  not logits: ``score_activation=None`` and ``KeypointMSELoss``,
+  :func:`stage_one_head`);
 - ``control``: stage one continued from its last checkpoint for the same
   schedule as stage two (same epochs, optimiser, learning rate);
 - ``splc``: the same continuation with SPLC's online flip
@@ -357,6 +360,24 @@ def benchmark_args(args):
     return bench
 
 
+def stage_one_head(teacher_loss, stage2):
+    """Overrides of a stage-two config ``stage2`` for a stage one trained
+    with ``teacher_loss``: none if its outputs are read like stage two's
+    (Hill, Crag and Tail: logits through a sigmoid); else (MSE: scores,
+    ``score_activation=None``) stage two keeps that stage one's head, its
+    activation and loss, for the student and the teacher alike (the
+    stage-two loss takes logits; the model refuses a checkpoint read
+    through another activation)."""
+    from mmengine.config import Config
+    head = Config.fromfile(osp.join(ROOT, s2d.LOSS_CONFIGS[teacher_loss])).model.head
+    default = 'sigmoid'  # PointHeatmapHead's
+    if head.get('score_activation', default) == s2d.head_cfg(stage2).get(
+            'score_activation', default):
+        return {}
+    return {'model.detector.head.score_activation': head.get('score_activation', default),
+            'model.detector.head.loss': dict(head.loss.to_dict(), _delete_=True)}
+
+
 def fine_tune_schedule(stage2_config):
     """Stage two's schedule as overrides of a stage-one config (the
     control: the same epochs and learning rates without pseudo labels)."""
@@ -462,6 +483,7 @@ def main(argv=None):
                 config = variant_config(args.stage2_config, method)
                 variant = Config.fromfile(config)
                 over = {'model.init_cfg.checkpoint': ckpt,
+                        **stage_one_head(teacher_loss, variant),
                         **s2d.method_overrides(bench, args.stage2_transform, config,
                                                data_root)}
                 change = HOOK_CHANGES.get(method, {})

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
 
-from ..utils import meta_score_thr, weights_under
+from ..utils import check_score_activation, meta_score_thr, point_network_key, weights_under
 
 
 def point_network_config(cfg):
@@ -64,7 +64,8 @@ def init_point_model(config: str, checkpoint: str, device: Optional[str] = None,
     A stage-two config and checkpoint give the network that predicts (the
     student, :func:`point_network_config`) as a plain bottom-up model, so
     inference and ONNX export treat both stages alike. Weights are loaded
-    strictly (:func:`load_point_weights`).
+    strictly (:func:`load_point_weights`), and read through the activation
+    they were trained with (:func:`check_score_activation`).
 
     Returns:
         tuple: the model (eval mode), the threshold and where it came from.
@@ -74,10 +75,12 @@ def init_point_model(config: str, checkpoint: str, device: Optional[str] = None,
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    key = point_network_key(cfg.model, 'head.score_activation')
     cfg.model, prefix = point_network_config(cfg)
     cfg.model.backbone.init_cfg = None  # the checkpoint holds every weight
     model = init_model(cfg, None, device=device or default_device())
     meta = load_point_weights(model, checkpoint, prefix)
+    check_score_activation(meta, model.head.score_activation, checkpoint, key)
     if meta.get('dataset_meta'):
         model.dataset_meta = meta['dataset_meta']
     model.eval()

@@ -49,3 +49,51 @@ def predicting_prefix(model_cfg) -> str:
     if 'detector' not in model_cfg:
         return ''
     return f"{(model_cfg.get('semi_test_cfg') or {}).get('predict_on', 'student')}."
+
+
+def checkpoint_head_cfg(meta: Optional[dict]):
+    """The head config of the predicting network of the run that saved a
+    checkpoint (MMEngine's ``meta['cfg']``, the config text), or None when
+    the checkpoint carries no readable config."""
+    text = (meta or {}).get('cfg')
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        model = Config.fromstring(text, '.py').get('model')
+    except Exception:  # a config of another code base: nothing to compare
+        return None
+    return None if model is None else point_network_cfg(model).get('head')
+
+
+def check_score_activation(meta: Optional[dict], score_activation: Optional[str],
+                           checkpoint: str, key: str = 'model.head.score_activation') -> None:
+    """Refuse to read a checkpoint's outputs through another activation.
+
+    A network trained with ``score_activation=None`` (plain regression,
+    ``KeypointMSELoss``) outputs scores; read through a sigmoid they all
+    sit near 0.5 (and a sigmoid-trained network's logits read as scores
+    are not in [0, 1]). Thresholds, pseudo labels and metrics would be
+    computed on the wrong scale without a sign of it.
+
+    Args:
+        meta (dict, optional): The checkpoint's ``meta`` (MMEngine's
+            ``meta['cfg']``); checkpoints without a config are not checked.
+        score_activation (str, optional): What the model applies
+            (``PointHeatmapHead.score_activation``).
+        checkpoint (str): The checkpoint's path (for the message).
+        key (str): The config key that sets the activation (for the message).
+
+    Raises:
+        ValueError: naming the checkpoint, both activations and the key.
+    """
+    head = checkpoint_head_cfg(meta)
+    if head is None or 'PointHeatmapHead' not in str(head.get('type', '')):
+        return
+    saved = head.get('score_activation', 'sigmoid')
+    if saved != score_activation:
+        loss = (head.get('loss') or {}).get('type', 'its loss')
+        raise ValueError(
+            f'{checkpoint} was trained with score_activation={saved!r} ({loss}), but this '
+            f'model reads its outputs with score_activation={score_activation!r}: every '
+            f'score would be on the wrong scale. Set {key}={saved!r} (and a loss for '
+            f'that activation, e.g. {loss}) to use this checkpoint.')

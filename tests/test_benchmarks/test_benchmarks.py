@@ -865,6 +865,30 @@ def test_real_nuclei_passes_the_teacher_to_stage_two(tmp_path, monkeypatch):
     assert '--teacher' not in given['s2d']
 
 
+def test_stage_two_from_an_mse_stage_one_keeps_its_head():
+    # an MSE stage one outputs scores: its stage two keeps that head
+    # (activation and loss) for student and teacher, so the model's check
+    # of the checkpoint passes and the scores are read as trained; the
+    # stage ones whose outputs are logits change nothing
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import stage_two
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+    config = osp.join(ROOT, 'configs', 'selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
+    variant = Config.fromfile(config)
+    for loss in ('hill', 'cragtail'):
+        assert stage_two.stage_one_head(loss, variant) == {}
+    over = stage_two.stage_one_head('mse', variant)
+    variant.merge_from_dict(over)
+    head = variant.model.detector.head
+    assert head.score_activation is None and head.loss.to_dict() == dict(
+        type='KeypointMSELoss', use_target_weight=False)
+    model = MODELS.build(variant.model)
+    assert model.teacher.head.score_activation is None
+    assert type(model.student.head.loss_module).__name__ == 'KeypointMSELoss'
+
+
 def test_killed_benchmark_leaves_no_training_behind(tmp_path):
     # a benchmark waiting on its child (as on tools/train.py) is killed with
     # SIGTERM: it exits with 128 + 15 and the child is gone with it

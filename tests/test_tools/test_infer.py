@@ -162,6 +162,20 @@ def test_stage_two_checkpoints_load_their_student(trained, data_root, tmp_path):
     # a stage-one checkpoint with the stage-two config: no student.* weights
     with pytest.raises(ValueError, match=r"epoch_2\.pth does not fit.*'student\.'"):
         init_point_model(cfg2, osp.join(work, 'epoch_2.pth'))
+    # a Crag and Tail checkpoint (logits, its Runner-saved meta['cfg']) read
+    # as MSE scores, or a stage-two model reading it so: refused, naming
+    # the key that fixes it
+    as_scores = {'model.head.score_activation': None}
+    with pytest.raises(ValueError, match=r"epoch_2\.pth was trained with score_activation="
+                       r"'sigmoid' \(CragTailLoss\).*model\.head\.score_activation='sigmoid'"):
+        init_point_model(CONFIG, osp.join(work, 'epoch_2.pth'), cfg_options=as_scores)
+    with_cfg = str(tmp_path / 'stage2_with_cfg.pth')
+    torch.save(dict(state_dict=wrapper.state_dict(),
+                    meta=dict(cfg=Config.fromfile(cfg2).pretty_text)), with_cfg)
+    with pytest.raises(ValueError, match=r"model\.detector\.head\.score_activation='sigmoid'"):
+        init_point_model(cfg2, with_cfg,
+                         cfg_options={'model.detector.head.score_activation': None})
+    assert init_point_model(cfg2, with_cfg)[0].head.score_activation == 'sigmoid'
     # tools/test.py --store-thr on a stage-two config (it crashed looking for
     # cfg.model.head): the student's threshold on validation, stored
     from helpers import data_options

@@ -6,6 +6,7 @@ from typing import List, Optional
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from ...utils import check_score_activation
 from .point_self_training import PointSelfTraining
 
 
@@ -37,6 +38,7 @@ class PointCrossTraining(PointSelfTraining):
 
     def __init__(self, detector: dict, partner: Optional[dict] = None,
                  partner_load_from: Optional[str] = None, **kwargs):
+        self._partner_key = 'model.partner' if partner else 'model.detector'
         self._partner_cfg = copy.deepcopy(partner or detector)
         self._partner_cfg.pop('data_preprocessor', None)
         super().__init__(detector, **kwargs)
@@ -69,6 +71,9 @@ class PointCrossTraining(PointSelfTraining):
         # MMEngine's load_checkpoint in its two steps: read once, load twice
         from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
         ckpt = _load_checkpoint(self.partner_load_from, map_location='cpu')
+        check_score_activation(ckpt.get('meta'), self.student_b.head.score_activation,
+                               self.partner_load_from,
+                               f'{self._partner_key}.head.score_activation')
         for net in (self.student_b, self.teacher_b):
             _load_checkpoint_to_model(net, ckpt, strict=True)
 

@@ -4,6 +4,7 @@ confident predictions (self-training), shaped as MMDetection's
 ``semi_train_cfg`` / ``semi_test_cfg``, weights through ``load_from``."""
 import copy
 import logging
+import os.path as osp
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -16,6 +17,7 @@ from torch import Tensor
 
 from ..heads.point_heatmap_head import stacked_field
 from ..utils import flip_test_logits
+from ...utils import check_score_activation
 from ..utils.appearance import (APPEARANCE_DEFAULTS, appearance_scores, masked_mean,
                                 prototype_pixels, updated_prototype)
 from ..utils.pseudo_labels import (frame_to_input, make_pseudo_targets, near_clicks,
@@ -208,7 +210,23 @@ class PointSelfTraining(BaseModel):
             print_log('PointSelfTraining: no stage-one checkpoint (model.init_cfg.checkpoint '
                       'is None); set it, or load_from, or the teacher is untrained',
                       logger='current', level=logging.WARNING)
+        else:
+            self.check_stage_one((self.init_cfg or {}).get('checkpoint'), self.student,
+                                 'model.detector.head.score_activation')
         super().init_weights()
+
+    @staticmethod
+    def check_stage_one(checkpoint, network, key: str):
+        """Before loading a stage-one ``checkpoint`` (a local file) into
+        ``network``'s pair: its outputs must be read with the activation it
+        was trained with (:func:`check_score_activation`; an MSE stage one
+        under the sigmoid of Crag and Tail's stage two would give every
+        pixel a score near 0.5). ``key``: the config key to name."""
+        if not isinstance(checkpoint, str) or not osp.isfile(checkpoint):
+            return
+        from mmengine.runner.checkpoint import _load_checkpoint
+        meta = _load_checkpoint(checkpoint, map_location='cpu').get('meta')
+        check_score_activation(meta, network.head.score_activation, checkpoint, key)
 
     @classmethod
     def extra_train_keys(cls) -> set:

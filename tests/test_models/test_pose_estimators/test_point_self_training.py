@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ROOT, gaussian, stage_two_model, stage_two_batch
+from helpers import ROOT, STAGE2, gaussian, stage_two_model, stage_two_batch
 
 
 def test_teacher_gets_no_gradient_and_stays_in_eval(monkeypatch):
@@ -117,6 +117,50 @@ def test_stage_one_weights_load_into_both_networks(monkeypatch, tmp_path):
     other = stage_two_model()
     assert other.load_state_dict(model.state_dict(), strict=True)
     assert other.thresholds(0) == (pytest.approx(0.4), pytest.approx(0.1), 5)
+
+
+def test_a_stage_one_read_through_another_activation_is_refused(monkeypatch, tmp_path):
+    # an MSE stage one outputs scores; under the stage-two config's sigmoid
+    # every pixel would score near 0.5 (its pseudo labels were 27% precise on
+    # HeLa): refused before training, naming the checkpoint and the key.
+    # With the stage one's own head (activation and loss) it loads, and the
+    # teacher's scores are its outputs as they are
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+    monkeypatch.chdir(ROOT)
+    torch.manual_seed(0)
+    one = stage_two_model().student
+    mse = Config.fromfile(osp.join(ROOT, 'configs',
+                                   'mse_hrnet-w32_1xb4-100e_carcinosis-1280x736.py'))
+    path = str(tmp_path / 'mse_stage1.pth')
+    torch.save(dict(state_dict=one.state_dict(), meta=dict(cfg=mse.pretty_text)), path)
+    pretrained = dict(type='Pretrained', checkpoint=path)
+    model = stage_two_model(model=dict(init_cfg=pretrained))
+    with pytest.raises(ValueError, match=r"mse_stage1\.pth was trained with score_activation="
+                       r"None \(KeypointMSELoss\).*model\.detector\.head\.score_activation="
+                       r"None"):
+        model.init_weights()
+    cfg = Config.fromfile(STAGE2)
+    cfg.merge_from_dict({'model.init_cfg': pretrained,
+                         'model.detector.head.score_activation': None,
+                         'model.detector.head.loss': dict(type='KeypointMSELoss',
+                                                          use_target_weight=False,
+                                                          _delete_=True)})
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    key = 'head.final_layer.weight'
+    assert torch.equal(model.teacher.state_dict()[key], one.state_dict()[key])
+    raw = torch.randn(1, 1, 4, 4)
+    assert torch.equal(model.teacher.head.activate(raw), raw)
+    loss = model.loss(*stage_two_batch(model))['loss_kpt']  # MSE on the pseudo targets
+    loss.backward()
+    assert torch.isfinite(loss) and model.student.head.final_layer.weight.grad.abs().sum() > 0
+    # a checkpoint of the same activation, or one without a config, loads
+    for meta in (dict(cfg=Config.fromfile(STAGE2).pretty_text), {}):
+        torch.save(dict(state_dict=one.state_dict(), meta=meta), path)
+        stage_two_model(model=dict(init_cfg=pretrained)).init_weights()
 
 
 def test_checkpoints_from_before_the_buffers_still_load(monkeypatch):
