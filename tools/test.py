@@ -21,8 +21,8 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmpose_carcinosis.utils import (close_distributed, load_run_config, point_network_cfg,
-                                     store_score_thr)
+from mmpose_carcinosis.utils import (check_checkpoint_activation, close_distributed,
+                                     load_run_config, point_network_cfg, store_score_thr)
 
 
 def parse_args(argv=None):
@@ -54,6 +54,9 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_run_config(args.config, args.cfg_options, args.launcher,
                           args.work_dir)
+    # outputs read through another activation than trained: refused here,
+    # not measured on the wrong scale
+    check_checkpoint_activation(cfg.model, args.checkpoint)
     cfg.load_from = args.checkpoint
     if args.store_thr:  # validation split, decoded down to the floor
         cfg.test_dataloader = cfg.val_dataloader

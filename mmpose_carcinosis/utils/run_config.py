@@ -97,3 +97,21 @@ def check_score_activation(meta: Optional[dict], score_activation: Optional[str]
             f'model reads its outputs with score_activation={score_activation!r}: every '
             f'score would be on the wrong scale. Set {key}={saved!r} (and a loss for '
             f'that activation, e.g. {loss}) to use this checkpoint.')
+
+
+def check_checkpoint_activation(model_cfg, checkpoint: str) -> None:
+    """:func:`check_score_activation` of the file ``checkpoint`` (its
+    ``meta``, loaded with ``weights_only=True``) against the predicting
+    network of ``model_cfg`` (:func:`point_network_cfg`), before a Runner
+    loads it (``tools/test.py``); other heads, and paths that are not local
+    files, are not checked."""
+    head = point_network_cfg(model_cfg).get('head') or {}
+    if 'PointHeatmapHead' not in str(head.get('type', '')) or not osp.isfile(checkpoint):
+        return
+    import torch
+
+    from .checkpoint import register_safe_globals
+    register_safe_globals()
+    meta = torch.load(checkpoint, map_location='cpu', weights_only=True).get('meta')
+    check_score_activation(meta, head.get('score_activation', 'sigmoid'), checkpoint,
+                           point_network_key(model_cfg, 'head.score_activation'))

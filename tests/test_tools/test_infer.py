@@ -134,7 +134,7 @@ def test_stage_two_checkpoints_load_their_student(trained, data_root, tmp_path):
 
     from mmpose_carcinosis.apis import init_point_model
     from mmpose_carcinosis.utils import stored_score_thr
-    from helpers import ROOT
+    from helpers import ROOT, load_script
     work, _ = trained
     cfg2 = osp.join(ROOT, 'configs', 'selftrain_cragtail_hrnet-w18s_1xb4-10e_synthetic-480x288.py')
     model_cfg = Config.fromfile(cfg2).model
@@ -175,6 +175,11 @@ def test_stage_two_checkpoints_load_their_student(trained, data_root, tmp_path):
     with pytest.raises(ValueError, match=r"model\.detector\.head\.score_activation='sigmoid'"):
         init_point_model(cfg2, with_cfg,
                          cfg_options={'model.detector.head.score_activation': None})
+    # tools/test.py refuses it before its Runner starts
+    test_tool = load_script('tools/test.py')
+    with pytest.raises(ValueError, match=r"model\.head\.score_activation='sigmoid'"):
+        test_tool.main([CONFIG, osp.join(work, 'epoch_2.pth'), '--work-dir', str(tmp_path / 't0'),
+                        '--cfg-options', 'model.head.score_activation=None'])
     assert init_point_model(cfg2, with_cfg)[0].head.score_activation == 'sigmoid'
     # tools/test.py --store-thr on a stage-two config (it crashed looking for
     # cfg.model.head): the student's threshold on validation, stored
