@@ -13,7 +13,8 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmpose_carcinosis.utils import close_distributed, load_run_config
+from mmpose_carcinosis.utils import (check_checkpoint_activation, close_distributed,
+                                     load_run_config)
 
 
 def parse_args(argv=None):
@@ -49,6 +50,10 @@ def build_cfg(args) -> Config:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
+    if cfg.get('load_from') and not cfg.get('resume'):
+        # fine-tuning from another run's weights: refused before training
+        # if its outputs would be read through another activation
+        check_checkpoint_activation(cfg.model, cfg.load_from)
     return cfg
 
 

@@ -175,11 +175,16 @@ def test_stage_two_checkpoints_load_their_student(trained, data_root, tmp_path):
     with pytest.raises(ValueError, match=r"model\.detector\.head\.score_activation='sigmoid'"):
         init_point_model(cfg2, with_cfg,
                          cfg_options={'model.detector.head.score_activation': None})
-    # tools/test.py refuses it before its Runner starts
-    test_tool = load_script('tools/test.py')
+    # tools/test.py, and tools/train.py fine-tuning from it (load_from),
+    # refuse it before their Runner starts
+    test_tool, train_tool = load_script('tools/test.py'), load_script('tools/train.py')
     with pytest.raises(ValueError, match=r"model\.head\.score_activation='sigmoid'"):
         test_tool.main([CONFIG, osp.join(work, 'epoch_2.pth'), '--work-dir', str(tmp_path / 't0'),
                         '--cfg-options', 'model.head.score_activation=None'])
+    as_mse = ['model.head.score_activation=None', f'load_from={osp.join(work, "epoch_2.pth")}']
+    with pytest.raises(ValueError, match=r"model\.head\.score_activation='sigmoid'"):
+        train_tool.build_cfg(train_tool.parse_args([CONFIG, '--cfg-options', *as_mse]))
+    assert train_tool.build_cfg(train_tool.parse_args([CONFIG, '--cfg-options', as_mse[1]]))
     assert init_point_model(cfg2, with_cfg)[0].head.score_activation == 'sigmoid'
     # tools/test.py --store-thr on a stage-two config (it crashed looking for
     # cfg.model.head): the student's threshold on validation, stored
